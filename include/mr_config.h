@@ -1,0 +1,55 @@
+/*
+ * Configuration: one table of MMAPREAD_* variables, parsed once.
+ *
+ * Every bad value prints one line naming the variable and what was expected,
+ * and the default stays. The parsers are plain functions for unit tests.
+ */
+#ifndef MR_CONFIG_H
+#define MR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mr_config {
+	bool disable;
+	bool stats;
+	uint64_t max_size;
+};
+
+enum mr_option_type { MR_OPT_BOOL, MR_OPT_SIZE };
+
+struct mr_option {
+	const char *name;
+	enum mr_option_type type;
+	size_t field;            /* offsetof(struct mr_config, …) */
+	const char *default_text;
+	const char *help;
+};
+
+extern const struct mr_option mr_options[];
+extern const size_t mr_option_count;
+
+/* The configuration of this process (defaults until parsed). */
+const struct mr_config *mr_config(void);
+
+/* Parse the environment now, if nobody has yet. */
+void mr_config_init(void);
+
+/*
+ * Fill *cfg from the defaults and then from lookup(name) for each option;
+ * warnings go to warn_fd (-1: none). Returns the number of bad values.
+ */
+int mr_config_load(struct mr_config *cfg,
+		   const char *(*lookup)(const char *name), int warn_fd);
+
+/* 1/0, yes/no, on/off, true/false, any case: 0 or -EINVAL. */
+int mr_parse_bool(const char *text, bool *ret_value);
+
+/*
+ * A byte count: digits with an optional K, M, G or T suffix (powers of
+ * 1024, optional trailing "iB" or "B"). 0, -EINVAL, or -ERANGE on overflow.
+ */
+int mr_parse_size(const char *text, uint64_t *ret_value);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * The operations behind the interposed names.
+ *
+ * preload/interpose.c is the only caller: each exported libc name there is
+ * a thin wrapper over one of these. Every function returns its result or
+ * -errno, and never touches errno on success, so the wrapper alone turns
+ * the result into libc's -1/errno convention.
+ */
+#ifndef MR_CORE_H
+#define MR_CORE_H
+
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* Run once from the constructor, and lazily from any entry point. */
+void mr_core_init(void);
+
+int mr_open(const char *path, int flags, mode_t mode);
+int mr_openat(int dirfd, const char *path, int flags, mode_t mode);
+ssize_t mr_read(int fd, void *buf, size_t count);
+ssize_t mr_pread(int fd, void *buf, size_t count, off_t off);
+ssize_t mr_readv(int fd, const struct iovec *iov, int iovcnt);
+ssize_t mr_preadv(int fd, const struct iovec *iov, int iovcnt, off_t off);
+ssize_t mr_preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off,
+		   int flags);
+off_t mr_lseek(int fd, off_t off, int whence);
+int mr_close(int fd);
+int mr_close_range(unsigned int first, unsigned int last, int flags);
+void mr_closefrom(int lowfd);
+int mr_dup(int fd);
+int mr_dup2(int oldfd, int newfd);
+int mr_dup3(int oldfd, int newfd, int flags);
+int mr_fcntl(int fd, int cmd, void *arg);
+int mr_sigaction(int sig, const struct sigaction *act,
+		 struct sigaction *ret_oldact);
+/* signal(): SIG_ERR and *ret_errno on failure. */
+__sighandler_t mr_signal(int sig, __sighandler_t handler, int *ret_errno);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * Open file descriptions as mmapread tracks them.
+ *
+ * One struct mr_desc stands for one kernel open file description: every fd
+ * made from it by dup, dup2, dup3 or F_DUPFD points at the same object, so
+ * they share one offset exactly as the kernel's fds do.
+ *
+ * Lifetime: refs counts the fd-table slots that point here plus the calls in
+ * flight. Whoever drops the last reference unmaps the file and returns the
+ * object to a pool. Pool memory is never given back to the system, so a
+ * reader may load a slot and try to take a reference even while another
+ * thread closes the fd: mr_desc_tryget() refuses a dead object, and the
+ * fd table re-checks the slot afterwards.
+ */
+#ifndef MR_DESC_H
+#define MR_DESC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum mr_state {
+	/* Kernel owns the offset; reads pass through while the policy
+	 * watches the pattern. */
+	MR_WATCHING,
+	/* The file is mapped; the offset lives in user space and the
+	 * kernel's copy is stale until synced. */
+	MR_MAPPED,
+	/* Kernel owns the offset for good; reads pass through. */
+	MR_PASSTHROUGH,
+};
+
+struct mr_desc {
+	_Atomic uint32_t refs;
+	uint32_t pool_index;
+	_Atomic uint64_t next_free;     /* pool free-list link */
+
+	_Atomic int state;              /* enum mr_state */
+	_Atomic int deciding;           /* one thread runs the policy */
+	_Atomic int inflight;           /* calls moving the kernel offset */
+	int open_flags;
+
+	/* MR_MAPPED only: valid from before state is published. */
+	const unsigned char *map;
+	size_t map_len;                 /* file size when mapped */
+	_Atomic int64_t offset;         /* the description's file offset */
+
+	/* MR_WATCHING: what the program has done so far. */
+	_Atomic uint32_t watched_reads;
+	_Atomic uint64_t watched_bytes;
+};
+
+/* A fresh description with one reference, or NULL when memory is short. */
+struct mr_desc *mr_desc_new(int open_flags);
+
+/* Take a reference unless the object is already dead. */
+bool mr_desc_tryget(struct mr_desc *desc);
+
+/* Take one more reference on a description the caller holds. */
+void mr_desc_get(struct mr_desc *desc);
+
+/* Drop a reference; the last one unmaps and recycles the object. */
+void mr_desc_put(struct mr_desc *desc);
+
+/* Objects in the pool that are alive now (for tests and leak checks). */
+uint32_t mr_desc_live_count(void);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * The fd table: fd number -> struct mr_desc *.
+ *
+ * A radix tree of three levels (11 + 10 + 10 bits, every non-negative int).
+ * Levels are allocated on first use with anonymous mmap and installed with a
+ * compare-and-swap, never freed, so memory follows the fds actually used,
+ * never RLIMIT_NOFILE.
+ *
+ * Locking rule: there is no lock. Slots are atomic pointers; lookups are
+ * plain acquire loads plus a reference count on the description, so the read
+ * path never waits for open/close in other threads, and every function here
+ * is async-signal-safe.
+ */
+#ifndef MR_FDTABLE_H
+#define MR_FDTABLE_H
+
+#include <stdbool.h>
+
+struct mr_desc;
+
+/* The description behind fd with a reference taken, or NULL. */
+struct mr_desc *mr_fdtable_acquire(int fd);
+
+/*
+ * Point fd at desc (taking a new reference for the slot) and drop whatever
+ * the slot held before. Returns false only when memory for the table could
+ * not be had; then fd stays untracked.
+ */
+bool mr_fdtable_install(int fd, struct mr_desc *desc);
+
+/* Empty fd's slot, dropping its reference. */
+void mr_fdtable_forget(int fd);
+
+/* Empty every slot in [first, last]. */
+void mr_fdtable_forget_range(unsigned int first, unsigned int last);
+
+/* Call fn for every occupied slot, in fd order (for syncing before fork). */
+void mr_fdtable_for_each(void (*fn)(int fd, struct mr_desc *desc, void *arg),
+			 void *arg);
+
+/* Highest fd + 1 that the table can hold. */
+#define MR_FDTABLE_LIMIT (1u << 31)
+
+#endif

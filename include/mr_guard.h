@@ -1,0 +1,35 @@
+/*
+ * The guarded copy and the fault handlers behind it.
+ *
+ * A mapping is not a snapshot: a file truncated under it raises SIGBUS on
+ * the pages past the new end, and a program's bad buffer raises SIGSEGV
+ * where the kernel would have returned EFAULT. mr_copy_guarded() is a
+ * `rep movsb` whose faults the handlers recognise by the instruction
+ * pointer and turn into a return value, as the kernel's copy_from_user does,
+ * so the hot path needs no setjmp and no thread-local state.
+ *
+ * Faults that are not ours go to the program's handler or default action:
+ * while mmapread's handlers are installed, sigaction()/signal() on SIGBUS
+ * and SIGSEGV are answered from a recorded copy of the program's wishes.
+ */
+#ifndef MR_GUARD_H
+#define MR_GUARD_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Copy n bytes; 0 on success, -1 if a fault on either side stopped it. */
+int mr_copy_guarded(void *dst, const void *src, size_t n);
+
+/* Install the handlers, once per process; 0 or -errno. */
+int mr_guard_arm(void);
+
+/* Whether sigaction() on sig is being answered by mr_guard_sigaction(). */
+bool mr_guard_intercepts(int sig);
+
+/* sigaction() for a signal the guard intercepts: 0 or -errno. */
+int mr_guard_sigaction(int sig, const struct sigaction *act,
+		       struct sigaction *ret_oldact);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * The real libc functions, resolved once with dlsym(RTLD_NEXT).
+ *
+ * Calls can arrive before the constructor ran and while dlsym itself is
+ * running (it may allocate, and an allocator may open files). Each accessor
+ * therefore falls back to the raw system call until resolution is complete,
+ * so no caller ever sees a NULL pointer.
+ */
+#ifndef MR_REAL_H
+#define MR_REAL_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct stat;
+
+struct mr_real {
+	int (*open)(const char *path, int flags, ...);
+	int (*openat)(int dirfd, const char *path, int flags, ...);
+	ssize_t (*read)(int fd, void *buf, size_t count);
+	ssize_t (*pread)(int fd, void *buf, size_t count, off_t off);
+	ssize_t (*readv)(int fd, const struct iovec *iov, int iovcnt);
+	ssize_t (*preadv)(int fd, const struct iovec *iov, int iovcnt,
+			  off_t off);
+	ssize_t (*preadv2)(int fd, const struct iovec *iov, int iovcnt,
+			   off_t off, int flags);
+	off_t (*lseek)(int fd, off_t off, int whence);
+	int (*close)(int fd);
+	int (*close_range)(unsigned int first, unsigned int last, int flags);
+	void (*closefrom)(int lowfd);
+	int (*dup)(int fd);
+	int (*dup2)(int oldfd, int newfd);
+	int (*dup3)(int oldfd, int newfd, int flags);
+	int (*fcntl)(int fd, int cmd, ...);
+	__sighandler_t (*signal)(int sig, __sighandler_t handler);
+	int (*sigaction)(int sig, const struct sigaction *act,
+			 struct sigaction *oldact);
+};
+
+/* Resolve every pointer; idempotent, safe to call from any entry point. */
+void mr_real_init(void);
+
+/*
+ * Thin accessors: the resolved function, or the raw system call while it is
+ * not resolved yet. Each returns what libc would (-1 and errno on error).
+ */
+int mr_real_open(const char *path, int flags, mode_t mode);
+int mr_real_openat(int dirfd, const char *path, int flags, mode_t mode);
+ssize_t mr_real_read(int fd, void *buf, size_t count);
+ssize_t mr_real_pread(int fd, void *buf, size_t count, off_t off);
+ssize_t mr_real_readv(int fd, const struct iovec *iov, int iovcnt);
+ssize_t mr_real_preadv(int fd, const struct iovec *iov, int iovcnt, off_t off);
+ssize_t mr_real_preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off,
+			int flags);
+off_t mr_real_lseek(int fd, off_t off, int whence);
+int mr_real_close(int fd);
+int mr_real_close_range(unsigned int first, unsigned int last, int flags);
+void mr_real_closefrom(int lowfd);
+int mr_real_dup(int fd);
+int mr_real_dup2(int oldfd, int newfd);
+int mr_real_dup3(int oldfd, int newfd, int flags);
+int mr_real_fcntl(int fd, int cmd, void *arg);
+int mr_real_sigaction(int sig, const struct sigaction *act,
+		      struct sigaction *oldact);
+__sighandler_t mr_real_signal(int sig, __sighandler_t handler);
+
+/*
+ * Calls mmapread makes on its own behalf: raw system calls, so that no other
+ * interposer sees them and they never recurse into this library.
+ */
+int mr_sys_fstat(int fd, struct stat *ret_st);
+off_t mr_sys_lseek(int fd, off_t off, int whence);
+ssize_t mr_sys_write(int fd, const void *buf, size_t count);
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * Configuration from MMAPREAD_* variables (the table is the documentation:
+ * README.md's list is checked against it by a test).
+ */
+#include "mr_config.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mr_real.h"
+
+const struct mr_option mr_options[] = {
+	{ "MMAPREAD_DISABLE", MR_OPT_BOOL, offsetof(struct mr_config, disable),
+	  "0", "load but serve nothing: every call goes to the kernel" },
+	{ "MMAPREAD_STATS", MR_OPT_BOOL, offsetof(struct mr_config, stats),
+	  "0", "print the report to stderr at exit" },
+	{ "MMAPREAD_MAX_SIZE", MR_OPT_SIZE, offsetof(struct mr_config, max_size),
+	  "0", "never map files larger than this (K/M/G/T); 0: no ceiling" },
+};
+const size_t mr_option_count = sizeof(mr_options) / sizeof(mr_options[0]);
+
+static struct mr_config config; /* all-zero is every default */
+static atomic_int config_state; /* 0 unparsed, 1 parsing, 2 ready */
+
+int mr_parse_bool(const char *text, bool *ret_value)
+{
+	static const char *const yes[] = { "1", "yes", "on", "true" };
+	static const char *const no[] = { "0", "no", "off", "false" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(text, yes[i]) == 0) {
+			*ret_value = true;
+			return 0;
+		}
+		if (strcasecmp(text, no[i]) == 0) {
+			*ret_value = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int mr_parse_size(const char *text, uint64_t *ret_value)
+{
+	uint64_t value = 0, scale = 1;
+	const char *p = text;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (__builtin_mul_overflow(value, 10, &value) ||
+		    __builtin_add_overflow(value, (uint64_t)(*p - '0'), &value))
+			return -ERANGE;
+	}
+	switch (*p) {
+	case 'k': case 'K': scale = 1ull << 10; p++; break;
+	case 'm': case 'M': scale = 1ull << 20; p++; break;
+	case 'g': case 'G': scale = 1ull << 30; p++; break;
+	case 't': case 'T': scale = 1ull << 40; p++; break;
+	default: break;
+	}
+	if (scale > 1 && (*p == 'i' || *p == 'I') && (p[1] == 'b' || p[1] == 'B'))
+		p += 2;
+	else if (*p == 'b' || *p == 'B')
+		p++;
+	if (*p != '\0')
+		return -EINVAL;
+	if (__builtin_mul_overflow(value, scale, &value))
+		return -ERANGE;
+	*ret_value = value;
+	return 0;
+}
+
+/* Parse text as opt's type into field: 0 or -errno, field untouched then. */
+static int store(const struct mr_option *opt, char *field, const char *text)
+{
+	bool flag;
+	uint64_t size;
+	int err;
+
+	if (opt->type == MR_OPT_BOOL) {
+		err = mr_parse_bool(text, &flag);
+		if (!err)
+			memcpy(field, &flag, sizeof(flag));
+	} else {
+		err = mr_parse_size(text, &size);
+		if (!err)
+			memcpy(field, &size, sizeof(size));
+	}
+	return err;
+}
+
+static void warn(int fd, const struct mr_option *opt, const char *value,
+		 int err)
+{
+	char line[512];
+	const char *expected = opt->type == MR_OPT_BOOL
+		? "a boolean (1/0, yes/no, on/off, true/false)"
+		: "a size in bytes with an optional K/M/G/T suffix";
+	int len = snprintf(line, sizeof(line),
+			   "mmapread: %s='%.64s' is not valid: expected %s%s; "
+			   "using the default %s\n",
+			   opt->name, value, expected,
+			   err == -ERANGE ? " that fits in 64 bits" : "",
+			   opt->default_text);
+
+	if (fd >= 0 && len > 0)
+		mr_sys_write(fd, line, (size_t)len < sizeof(line)
+					       ? (size_t)len
+					       : sizeof(line) - 1);
+}
+
+int mr_config_load(struct mr_config *cfg,
+		   const char *(*lookup)(const char *name), int warn_fd)
+{
+	int bad = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < mr_option_count; i++) {
+		const struct mr_option *opt = &mr_options[i];
+		const char *text = lookup(opt->name);
+		char *field = (char *)cfg + opt->field;
+		int err;
+
+		store(opt, field, opt->default_text);
+		if (!text || !*text)
+			continue;
+		err = store(opt, field, text);
+		if (err) {
+			bad++;
+			warn(warn_fd, opt, text, err);
+		}
+	}
+	return bad;
+}
+
+static const char *env_lookup(const char *name)
+{
+	return getenv(name);
+}
+
+void mr_config_init(void)
+{
+	int expected = 0;
+	struct mr_config parsed;
+
+	if (!atomic_compare_exchange_strong(&config_state, &expected, 1))
+		return;
+	mr_config_load(&parsed, env_lookup, 2);
+	config = parsed;
+	atomic_store_explicit(&config_state, 2, memory_order_release);
+}
+
+const struct mr_config *mr_config(void)
+{
+	static const struct mr_config defaults;
+
+	if (__builtin_expect(atomic_load_explicit(&config_state,
+						  memory_order_acquire) == 2, 1))
+		return &config;
+	mr_config_init();
+	/* Another thread may still be parsing: act on the defaults. */
+	return atomic_load_explicit(&config_state, memory_order_acquire) == 2
+		       ? &config
+		       : &defaults;
+}

@@ -1,0 +1,145 @@
+/*
+ * The description pool.
+ *
+ * Objects live in chunks obtained with mmap and never returned, so a thread
+ * holding a stale pointer can still read the reference count safely (see
+ * mr_desc.h). The free list is a Treiber stack whose head packs a 32-bit tag
+ * with the index, which defeats ABA without a lock: close() may run inside a
+ * signal handler, so nothing here may block.
+ */
+#include "mr_desc.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#include "mr_stats.h"
+
+#define POOL_CHUNK 256u
+#define POOL_MAX_CHUNKS 16384u /* 4 Mi descriptions */
+
+static struct mr_desc *_Atomic pool_chunks[POOL_MAX_CHUNKS];
+static _Atomic uint32_t pool_chunks_used;
+static _Atomic uint64_t free_head; /* tag << 32 | (index + 1), 0: empty */
+static _Atomic uint32_t live_count;
+
+static struct mr_desc *pool_at(uint32_t index)
+{
+	struct mr_desc *chunk = atomic_load_explicit(
+		&pool_chunks[index / POOL_CHUNK], memory_order_acquire);
+
+	return &chunk[index % POOL_CHUNK];
+}
+
+static void free_push(struct mr_desc *desc)
+{
+	uint64_t head = atomic_load_explicit(&free_head, memory_order_relaxed);
+	uint64_t next;
+
+	do {
+		atomic_store_explicit(&desc->next_free, head & 0xffffffffu,
+				      memory_order_relaxed);
+		next = ((head >> 32) + 1) << 32 | (desc->pool_index + 1u);
+	} while (!atomic_compare_exchange_weak_explicit(
+		&free_head, &head, next, memory_order_release,
+		memory_order_relaxed));
+}
+
+static struct mr_desc *free_pop(void)
+{
+	uint64_t head = atomic_load_explicit(&free_head, memory_order_acquire);
+	uint64_t next;
+	struct mr_desc *desc;
+
+	do {
+		if ((head & 0xffffffffu) == 0)
+			return NULL;
+		desc = pool_at((uint32_t)(head & 0xffffffffu) - 1u);
+		next = ((head >> 32) + 1) << 32 |
+		       atomic_load_explicit(&desc->next_free,
+					    memory_order_relaxed);
+	} while (!atomic_compare_exchange_weak_explicit(
+		&free_head, &head, next, memory_order_acquire,
+		memory_order_acquire));
+	return desc;
+}
+
+/* Add a chunk; hand one object to the caller and the rest to the pool. */
+static struct mr_desc *pool_grow(void)
+{
+	uint32_t chunk_no = atomic_fetch_add(&pool_chunks_used, 1);
+	struct mr_desc *chunk;
+
+	if (chunk_no >= POOL_MAX_CHUNKS)
+		return NULL;
+	chunk = mmap(NULL, POOL_CHUNK * sizeof(*chunk), PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (chunk == MAP_FAILED)
+		return NULL;
+	for (uint32_t i = 0; i < POOL_CHUNK; i++)
+		chunk[i].pool_index = chunk_no * POOL_CHUNK + i;
+	atomic_store_explicit(&pool_chunks[chunk_no], chunk,
+			      memory_order_release);
+	for (uint32_t i = 1; i < POOL_CHUNK; i++)
+		free_push(&chunk[i]);
+	return &chunk[0];
+}
+
+struct mr_desc *mr_desc_new(int open_flags)
+{
+	struct mr_desc *desc = free_pop();
+
+	if (!desc)
+		desc = pool_grow();
+	if (!desc)
+		return NULL;
+	atomic_store_explicit(&desc->state, MR_WATCHING, memory_order_relaxed);
+	atomic_store_explicit(&desc->deciding, 0, memory_order_relaxed);
+	atomic_store_explicit(&desc->inflight, 0, memory_order_relaxed);
+	desc->open_flags = open_flags;
+	desc->map = NULL;
+	desc->map_len = 0;
+	atomic_store_explicit(&desc->offset, 0, memory_order_relaxed);
+	atomic_store_explicit(&desc->watched_reads, 0, memory_order_relaxed);
+	atomic_store_explicit(&desc->watched_bytes, 0, memory_order_relaxed);
+	atomic_fetch_add_explicit(&live_count, 1, memory_order_relaxed);
+	/* Publishing refs last makes every field above visible to tryget. */
+	atomic_store_explicit(&desc->refs, 1, memory_order_release);
+	return desc;
+}
+
+bool mr_desc_tryget(struct mr_desc *desc)
+{
+	uint32_t refs = atomic_load_explicit(&desc->refs, memory_order_acquire);
+
+	do {
+		if (refs == 0)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&desc->refs, &refs, refs + 1, memory_order_acquire,
+		memory_order_acquire));
+	return true;
+}
+
+void mr_desc_get(struct mr_desc *desc)
+{
+	atomic_fetch_add_explicit(&desc->refs, 1, memory_order_relaxed);
+}
+
+void mr_desc_put(struct mr_desc *desc)
+{
+	if (atomic_fetch_sub_explicit(&desc->refs, 1, memory_order_acq_rel) !=
+	    1)
+		return;
+	if (desc->map) {
+		munmap((void *)desc->map, desc->map_len);
+		mr_count(MR_C_SYS_MUNMAP, 1);
+		desc->map = NULL;
+	}
+	atomic_fetch_sub_explicit(&live_count, 1, memory_order_relaxed);
+	free_push(desc);
+}
+
+uint32_t mr_desc_live_count(void)
+{
+	return atomic_load_explicit(&live_count, memory_order_relaxed);
+}

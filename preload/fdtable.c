@@ -1,0 +1,227 @@
+/*
+ * The fd table (the locking rule is in mr_fdtable.h: there is no lock).
+ */
+#include "mr_fdtable.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include "mr_desc.h"
+
+#define LEAF_BITS 10u
+#define MID_BITS 10u
+#define ROOT_BITS 11u
+#define LEAF_SIZE (1u << LEAF_BITS)
+#define MID_SIZE (1u << MID_BITS)
+#define ROOT_SIZE (1u << ROOT_BITS)
+
+struct fd_leaf {
+	struct mr_desc *_Atomic slot[LEAF_SIZE];
+};
+
+struct fd_mid {
+	struct fd_leaf *_Atomic leaf[MID_SIZE];
+};
+
+static struct fd_mid *_Atomic root[ROOT_SIZE];
+
+static unsigned int root_index(unsigned int fd)
+{
+	return fd >> (LEAF_BITS + MID_BITS);
+}
+
+static unsigned int mid_index(unsigned int fd)
+{
+	return (fd >> LEAF_BITS) & (MID_SIZE - 1);
+}
+
+static unsigned int leaf_index(unsigned int fd)
+{
+	return fd & (LEAF_SIZE - 1);
+}
+
+/* A zeroed level; mmap rather than malloc keeps us signal-safe. */
+static void *level_alloc(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Install a fresh level in *where unless another thread was first. */
+static void *level_get_or_add(void *_Atomic *where, size_t size)
+{
+	void *level = atomic_load_explicit(where, memory_order_acquire);
+	void *fresh;
+
+	if (level)
+		return level;
+	fresh = level_alloc(size);
+	if (!fresh)
+		return NULL;
+	if (atomic_compare_exchange_strong_explicit(where, &level, fresh,
+						    memory_order_acq_rel,
+						    memory_order_acquire))
+		return fresh;
+	munmap(fresh, size);
+	return level;
+}
+
+/* The slot for fd, or NULL when the levels are missing and !create. */
+static struct mr_desc *_Atomic *slot_of(int fd, bool create)
+{
+	unsigned int ufd = (unsigned int)fd;
+	struct fd_mid *mid;
+	struct fd_leaf *leaf;
+
+	if (fd < 0)
+		return NULL;
+	mid = atomic_load_explicit(&root[root_index(ufd)],
+				   memory_order_acquire);
+	if (!mid && create)
+		mid = level_get_or_add((void *_Atomic *)&root[root_index(ufd)],
+				       sizeof(*mid));
+	if (!mid)
+		return NULL;
+	leaf = atomic_load_explicit(&mid->leaf[mid_index(ufd)],
+				    memory_order_acquire);
+	if (!leaf && create)
+		leaf = level_get_or_add(
+			(void *_Atomic *)&mid->leaf[mid_index(ufd)],
+			sizeof(*leaf));
+	if (!leaf)
+		return NULL;
+	return &leaf->slot[leaf_index(ufd)];
+}
+
+struct mr_desc *mr_fdtable_acquire(int fd)
+{
+	struct mr_desc *_Atomic *slot = slot_of(fd, false);
+	struct mr_desc *desc;
+
+	if (!slot)
+		return NULL;
+	for (;;) {
+		desc = atomic_load_explicit(slot, memory_order_acquire);
+		if (!desc)
+			return NULL;
+		if (mr_desc_tryget(desc)) {
+			/* The object may have been recycled for another fd
+			 * between the load and the reference. */
+			if (atomic_load_explicit(slot, memory_order_acquire) ==
+			    desc)
+				return desc;
+			mr_desc_put(desc);
+		}
+	}
+}
+
+bool mr_fdtable_install(int fd, struct mr_desc *desc)
+{
+	struct mr_desc *_Atomic *slot = slot_of(fd, true);
+	struct mr_desc *old;
+
+	if (!slot)
+		return false;
+	mr_desc_get(desc);
+	old = atomic_exchange_explicit(slot, desc, memory_order_acq_rel);
+	if (old)
+		mr_desc_put(old);
+	return true;
+}
+
+void mr_fdtable_forget(int fd)
+{
+	struct mr_desc *_Atomic *slot = slot_of(fd, false);
+	struct mr_desc *old;
+
+	if (!slot)
+		return;
+	old = atomic_exchange_explicit(slot, NULL, memory_order_acq_rel);
+	if (old)
+		mr_desc_put(old);
+}
+
+/*
+ * Visit the slots in [first, last] that exist, skipping absent levels
+ * whole; fn gets the slot and its fd.
+ */
+static void walk(unsigned int first, unsigned int last,
+		 void (*fn)(struct mr_desc *_Atomic *slot, int fd, void *arg),
+		 void *arg)
+{
+	uint64_t fd = first;
+
+	if (last >= MR_FDTABLE_LIMIT)
+		last = MR_FDTABLE_LIMIT - 1;
+	while (fd <= last) {
+		unsigned int ufd = (unsigned int)fd;
+		struct fd_mid *mid = atomic_load_explicit(
+			&root[root_index(ufd)], memory_order_acquire);
+		struct fd_leaf *leaf;
+
+		if (!mid) {
+			fd = ((fd >> (LEAF_BITS + MID_BITS)) + 1)
+			     << (LEAF_BITS + MID_BITS);
+			continue;
+		}
+		leaf = atomic_load_explicit(&mid->leaf[mid_index(ufd)],
+					    memory_order_acquire);
+		if (!leaf) {
+			fd = ((fd >> LEAF_BITS) + 1) << LEAF_BITS;
+			continue;
+		}
+		fn(&leaf->slot[leaf_index(ufd)], (int)ufd, arg);
+		fd++;
+	}
+}
+
+static void forget_slot(struct mr_desc *_Atomic *slot, int fd, void *arg)
+{
+	struct mr_desc *old;
+
+	(void)fd;
+	(void)arg;
+	if (!atomic_load_explicit(slot, memory_order_relaxed))
+		return;
+	old = atomic_exchange_explicit(slot, NULL, memory_order_acq_rel);
+	if (old)
+		mr_desc_put(old);
+}
+
+void mr_fdtable_forget_range(unsigned int first, unsigned int last)
+{
+	if (first > last)
+		return;
+	walk(first, last, forget_slot, NULL);
+}
+
+struct visit {
+	void (*fn)(int fd, struct mr_desc *desc, void *arg);
+	void *arg;
+};
+
+static void visit_slot(struct mr_desc *_Atomic *slot, int fd, void *arg)
+{
+	const struct visit *visit = arg;
+	struct mr_desc *desc;
+
+	if (!atomic_load_explicit(slot, memory_order_relaxed))
+		return;
+	desc = mr_fdtable_acquire(fd);
+	if (!desc)
+		return;
+	visit->fn(fd, desc, visit->arg);
+	mr_desc_put(desc);
+}
+
+void mr_fdtable_for_each(void (*fn)(int fd, struct mr_desc *desc, void *arg),
+			 void *arg)
+{
+	struct visit visit = { fn, arg };
+
+	walk(0, MR_FDTABLE_LIMIT - 1, visit_slot, &visit);
+}

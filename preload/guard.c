@@ -1,0 +1,216 @@
+/*
+ * The guarded copy and the SIGBUS/SIGSEGV handlers (see mr_guard.h).
+ */
+#include "mr_guard.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "mr_real.h"
+#include "mr_stats.h"
+
+/*
+ * rep movsb: one instruction that can fault, and fast at every size on CPUs
+ * with ERMS/FSRM. The handler moves a faulting RIP from the copy to the
+ * landing pad, which returns -1. The routine is a leaf that touches no stack
+ * and only caller-saved registers, so resuming at the pad is safe.
+ */
+__asm__(".pushsection .text\n"
+	".globl mr_copy_guarded\n"
+	".hidden mr_copy_guarded\n"
+	".type mr_copy_guarded, @function\n"
+	"mr_copy_guarded:\n"
+	"	mov %rdx, %rcx\n"
+	".globl mr_copy_guarded_insn\n"
+	".hidden mr_copy_guarded_insn\n"
+	"mr_copy_guarded_insn:\n"
+	"	rep movsb\n"
+	"	xor %eax, %eax\n"
+	"	ret\n"
+	".globl mr_copy_guarded_pad\n"
+	".hidden mr_copy_guarded_pad\n"
+	"mr_copy_guarded_pad:\n"
+	"	mov $-1, %eax\n"
+	"	ret\n"
+	".size mr_copy_guarded, .-mr_copy_guarded\n"
+	".popsection\n");
+
+extern const char mr_copy_guarded_insn[];
+extern const char mr_copy_guarded_pad[];
+
+enum { GUARD_BUS, GUARD_SEGV, GUARD_SIGNALS };
+static const int guard_signo[GUARD_SIGNALS] = { SIGBUS, SIGSEGV };
+
+/*
+ * The program's dispositions, double-buffered so that a handler never reads
+ * a half-written one: writers fill the idle copy and flip the index.
+ */
+static struct sigaction program_act[GUARD_SIGNALS][2];
+static atomic_int program_act_current[GUARD_SIGNALS];
+static atomic_flag program_act_writing[GUARD_SIGNALS];
+static atomic_int armed; /* 0 no, 1 arming, 2 armed */
+
+static int guard_slot(int sig)
+{
+	return sig == SIGBUS ? GUARD_BUS : sig == SIGSEGV ? GUARD_SEGV : -1;
+}
+
+static struct sigaction program_get(int slot)
+{
+	return program_act[slot][atomic_load_explicit(
+		&program_act_current[slot], memory_order_acquire)];
+}
+
+static void program_set(int slot, const struct sigaction *act)
+{
+	int idle;
+
+	while (atomic_flag_test_and_set_explicit(&program_act_writing[slot],
+						 memory_order_acquire))
+		;
+	idle = !atomic_load_explicit(&program_act_current[slot],
+				     memory_order_relaxed);
+	program_act[slot][idle] = *act;
+	atomic_store_explicit(&program_act_current[slot], idle,
+			      memory_order_release);
+	atomic_flag_clear_explicit(&program_act_writing[slot],
+				   memory_order_release);
+}
+
+static void reset_to_default(int sig)
+{
+	struct sigaction dfl;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	mr_real_sigaction(sig, &dfl, NULL);
+}
+
+/* Deliver a fault or signal that is not ours as the program asked. */
+static void chain(int sig, siginfo_t *info, void *uctx)
+{
+	struct sigaction act = program_get(guard_slot(sig));
+	bool fault = info->si_code > 0; /* raised by the CPU, not sent */
+	sigset_t saved;
+
+	/* sa_handler and sa_sigaction share storage: SIG_DFL and SIG_IGN
+	 * read the same through either. */
+	if (act.sa_handler == SIG_DFL) {
+		/* A fault re-executes and now meets the default action; a
+		 * sent signal is raised again, pending until we return. */
+		reset_to_default(sig);
+		if (!fault)
+			syscall(SYS_tgkill, getpid(), gettid(), sig);
+		return;
+	}
+	if (act.sa_handler == SIG_IGN) {
+		/* The kernel never lets a fault be ignored. */
+		if (fault)
+			reset_to_default(sig);
+		return;
+	}
+	if (act.sa_flags & SA_RESETHAND) {
+		struct sigaction dfl;
+
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		program_set(guard_slot(sig), &dfl);
+	}
+	pthread_sigmask(SIG_BLOCK, &act.sa_mask, &saved);
+	if (act.sa_flags & SA_SIGINFO)
+		act.sa_sigaction(sig, info, uctx);
+	else
+		act.sa_handler(sig);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+}
+
+static void fault_handler(int sig, siginfo_t *info, void *uctx)
+{
+	ucontext_t *uc = uctx;
+	int saved_errno = errno;
+
+	if (info->si_code > 0 && uc->uc_mcontext.gregs[REG_RIP] ==
+					 (greg_t)(uintptr_t)mr_copy_guarded_insn) {
+		uc->uc_mcontext.gregs[REG_RIP] =
+			(greg_t)(uintptr_t)mr_copy_guarded_pad;
+		goto out;
+	}
+	chain(sig, info, uctx);
+out:
+	errno = saved_errno;
+}
+
+/* Our handler, with the program's flags where they change behaviour. */
+static struct sigaction our_action(const struct sigaction *program)
+{
+	struct sigaction act;
+
+	memset(&act, 0, sizeof(act));
+	act.sa_sigaction = fault_handler;
+	act.sa_flags = SA_SIGINFO | SA_ONSTACK |
+		       (program->sa_flags & (SA_RESTART | SA_NODEFER));
+	act.sa_mask = program->sa_mask;
+	return act;
+}
+
+int mr_guard_arm(void)
+{
+	int expected = 0;
+
+	if (atomic_load_explicit(&armed, memory_order_acquire) == 2)
+		return 0;
+	if (!atomic_compare_exchange_strong(&armed, &expected, 1)) {
+		/* Another thread is arming: a few system calls away from
+		 * done. Bounded, because that thread may be the one this
+		 * signal handler interrupted. */
+		for (int spin = 0; spin < 100000; spin++) {
+			if (atomic_load_explicit(&armed, memory_order_acquire) ==
+			    2)
+				return 0;
+		}
+		return -EAGAIN;
+	}
+	for (int slot = 0; slot < GUARD_SIGNALS; slot++) {
+		struct sigaction old, ours;
+
+		if (mr_real_sigaction(guard_signo[slot], NULL, &old) != 0) {
+			atomic_store(&armed, 0);
+			return -errno;
+		}
+		program_set(slot, &old);
+		ours = our_action(&old);
+		mr_real_sigaction(guard_signo[slot], &ours, NULL);
+		mr_count(MR_C_SYS_SIGACTION, 2);
+	}
+	atomic_store_explicit(&armed, 2, memory_order_release);
+	return 0;
+}
+
+bool mr_guard_intercepts(int sig)
+{
+	return guard_slot(sig) >= 0 &&
+	       atomic_load_explicit(&armed, memory_order_acquire) == 2;
+}
+
+int mr_guard_sigaction(int sig, const struct sigaction *act,
+		       struct sigaction *ret_oldact)
+{
+	int slot = guard_slot(sig);
+	struct sigaction old = program_get(slot);
+
+	if (act) {
+		struct sigaction ours = our_action(act);
+
+		if (mr_real_sigaction(sig, &ours, NULL) != 0)
+			return -errno;
+		program_set(slot, act);
+	}
+	if (ret_oldact)
+		*ret_oldact = old;
+	return 0;
+}

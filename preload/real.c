@@ -1,0 +1,236 @@
+/*
+ * Resolving the real libc functions.
+ *
+ * dlsym() may allocate, and an allocator (or another preload) may open and
+ * read files while it runs; those calls come back into mmapread before the
+ * table is filled. A thread-local flag marks the resolution in progress and
+ * every accessor then takes the raw system call, so recursion ends at once.
+ */
+#include "mr_real.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static struct mr_real real;
+static atomic_bool real_ready;
+static __thread bool resolving;
+
+#define RESOLVE(field, name) \
+	__atomic_store_n(&real.field, dlsym(RTLD_NEXT, name), __ATOMIC_RELAXED)
+
+void mr_real_init(void)
+{
+	if (atomic_load_explicit(&real_ready, memory_order_acquire) ||
+	    resolving)
+		return;
+	resolving = true;
+	RESOLVE(open, "open");
+	RESOLVE(openat, "openat");
+	RESOLVE(read, "read");
+	RESOLVE(pread, "pread");
+	RESOLVE(readv, "readv");
+	RESOLVE(preadv, "preadv");
+	RESOLVE(preadv2, "preadv2");
+	RESOLVE(lseek, "lseek");
+	RESOLVE(close, "close");
+	RESOLVE(close_range, "close_range");
+	RESOLVE(closefrom, "closefrom");
+	RESOLVE(dup, "dup");
+	RESOLVE(dup2, "dup2");
+	RESOLVE(dup3, "dup3");
+	RESOLVE(fcntl, "fcntl");
+	RESOLVE(sigaction, "sigaction");
+	RESOLVE(signal, "signal");
+	atomic_store_explicit(&real_ready, true, memory_order_release);
+	resolving = false;
+}
+
+/* The resolved pointer, or NULL while it cannot be had yet. */
+#define REAL(field)                                                       \
+	(__builtin_expect(atomic_load_explicit(&real_ready,                \
+					       memory_order_acquire), 1) \
+		 ? real.field                                             \
+		 : (mr_real_init(),                                       \
+		    __atomic_load_n(&real.field, __ATOMIC_RELAXED)))
+
+int mr_real_open(const char *path, int flags, mode_t mode)
+{
+	int (*fn)(const char *, int, ...) = REAL(open);
+
+	if (fn)
+		return fn(path, flags, mode);
+	return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+}
+
+int mr_real_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	int (*fn)(int, const char *, int, ...) = REAL(openat);
+
+	if (fn)
+		return fn(dirfd, path, flags, mode);
+	return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+}
+
+ssize_t mr_real_read(int fd, void *buf, size_t count)
+{
+	ssize_t (*fn)(int, void *, size_t) = REAL(read);
+
+	if (fn)
+		return fn(fd, buf, count);
+	return syscall(SYS_read, fd, buf, count);
+}
+
+ssize_t mr_real_pread(int fd, void *buf, size_t count, off_t off)
+{
+	ssize_t (*fn)(int, void *, size_t, off_t) = REAL(pread);
+
+	if (fn)
+		return fn(fd, buf, count, off);
+	return syscall(SYS_pread64, fd, buf, count, off);
+}
+
+ssize_t mr_real_readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	ssize_t (*fn)(int, const struct iovec *, int) = REAL(readv);
+
+	if (fn)
+		return fn(fd, iov, iovcnt);
+	return syscall(SYS_readv, fd, iov, iovcnt);
+}
+
+ssize_t mr_real_preadv(int fd, const struct iovec *iov, int iovcnt, off_t off)
+{
+	ssize_t (*fn)(int, const struct iovec *, int, off_t) = REAL(preadv);
+
+	if (fn)
+		return fn(fd, iov, iovcnt, off);
+	return syscall(SYS_preadv, fd, iov, iovcnt, off, 0);
+}
+
+ssize_t mr_real_preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off,
+			int flags)
+{
+	ssize_t (*fn)(int, const struct iovec *, int, off_t, int) =
+		REAL(preadv2);
+
+	if (fn)
+		return fn(fd, iov, iovcnt, off, flags);
+	return syscall(SYS_preadv2, fd, iov, iovcnt, off, 0, flags);
+}
+
+off_t mr_real_lseek(int fd, off_t off, int whence)
+{
+	off_t (*fn)(int, off_t, int) = REAL(lseek);
+
+	if (fn)
+		return fn(fd, off, whence);
+	return syscall(SYS_lseek, fd, off, whence);
+}
+
+int mr_real_close(int fd)
+{
+	int (*fn)(int) = REAL(close);
+
+	if (fn)
+		return fn(fd);
+	return (int)syscall(SYS_close, fd);
+}
+
+int mr_real_close_range(unsigned int first, unsigned int last, int flags)
+{
+	int (*fn)(unsigned int, unsigned int, int) = REAL(close_range);
+
+	if (fn)
+		return fn(first, last, flags);
+	return (int)syscall(SYS_close_range, first, last, flags);
+}
+
+void mr_real_closefrom(int lowfd)
+{
+	void (*fn)(int) = REAL(closefrom);
+
+	if (fn)
+		fn(lowfd);
+	else
+		syscall(SYS_close_range, (unsigned int)lowfd, ~0u, 0);
+}
+
+int mr_real_dup(int fd)
+{
+	int (*fn)(int) = REAL(dup);
+
+	if (fn)
+		return fn(fd);
+	return (int)syscall(SYS_dup, fd);
+}
+
+int mr_real_dup2(int oldfd, int newfd)
+{
+	int (*fn)(int, int) = REAL(dup2);
+
+	if (fn)
+		return fn(oldfd, newfd);
+	return (int)syscall(SYS_dup2, oldfd, newfd);
+}
+
+int mr_real_dup3(int oldfd, int newfd, int flags)
+{
+	int (*fn)(int, int, int) = REAL(dup3);
+
+	if (fn)
+		return fn(oldfd, newfd, flags);
+	return (int)syscall(SYS_dup3, oldfd, newfd, flags);
+}
+
+int mr_real_fcntl(int fd, int cmd, void *arg)
+{
+	int (*fn)(int, int, ...) = REAL(fcntl);
+
+	if (fn)
+		return fn(fd, cmd, arg);
+	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+
+int mr_real_sigaction(int sig, const struct sigaction *act,
+		      struct sigaction *oldact)
+{
+	int (*fn)(int, const struct sigaction *, struct sigaction *) =
+		REAL(sigaction);
+
+	if (fn)
+		return fn(sig, act, oldact);
+	/* The raw call needs a restorer only libc has: say so plainly. */
+	errno = ENOSYS;
+	return -1;
+}
+
+__sighandler_t mr_real_signal(int sig, __sighandler_t handler)
+{
+	__sighandler_t (*fn)(int, __sighandler_t) = REAL(signal);
+
+	if (fn)
+		return fn(sig, handler);
+	errno = ENOSYS;
+	return SIG_ERR;
+}
+
+int mr_sys_fstat(int fd, struct stat *ret_st)
+{
+	return (int)syscall(SYS_fstat, fd, ret_st);
+}
+
+off_t mr_sys_lseek(int fd, off_t off, int whence)
+{
+	return syscall(SYS_lseek, fd, off, whence);
+}
+
+ssize_t mr_sys_write(int fd, const void *buf, size_t count)
+{
+	return syscall(SYS_write, fd, buf, count);
+}
