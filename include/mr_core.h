@@ -34,6 +34,13 @@ int mr_dup3(int oldfd, int newfd, int flags);
 int mr_fcntl(int fd, int cmd, void *arg);
 int mr_sigaction(int sig, const struct sigaction *act,
 		 struct sigaction *ret_oldact);
+/*
+ * Write back every offset held in user space and let those descriptions
+ * pass through from now on, counting reason once for each.
+ */
+#include "mmapread.h"
+void mr_hand_back_all(enum mmapread_fallback reason);
+
 /* signal(): SIG_ERR and *ret_errno on failure. */
 __sighandler_t mr_signal(int sig, __sighandler_t handler, int *ret_errno);
 

@@ -35,6 +35,25 @@ struct mr_real {
 	int (*dup3)(int oldfd, int newfd, int flags);
 	int (*fcntl)(int fd, int cmd, ...);
 	__sighandler_t (*signal)(int sig, __sighandler_t handler);
+	pid_t (*fork)(void);
+	pid_t (*fork_underscore)(void); /* _Fork */
+	pid_t (*vfork)(void);
+	int (*execve)(const char *path, char *const argv[], char *const envp[]);
+	int (*execv)(const char *path, char *const argv[]);
+	int (*execvp)(const char *file, char *const argv[]);
+	int (*execvpe)(const char *file, char *const argv[],
+		       char *const envp[]);
+	int (*fexecve)(int fd, char *const argv[], char *const envp[]);
+	int (*execveat)(int dirfd, const char *path, char *const argv[],
+			char *const envp[], int flags);
+	int (*posix_spawn)(pid_t *pid, const char *path, const void *actions,
+			   const void *attr, char *const argv[],
+			   char *const envp[]);
+	int (*posix_spawnp)(pid_t *pid, const char *file, const void *actions,
+			    const void *attr, char *const argv[],
+			    char *const envp[]);
+	int (*system)(const char *command);
+	void *(*popen)(const char *command, const char *type);
 	int (*sigaction)(int sig, const struct sigaction *act,
 			 struct sigaction *oldact);
 };
@@ -65,6 +84,13 @@ int mr_real_fcntl(int fd, int cmd, void *arg);
 int mr_real_sigaction(int sig, const struct sigaction *act,
 		      struct sigaction *oldact);
 __sighandler_t mr_real_signal(int sig, __sighandler_t handler);
+
+/*
+ * The process functions, for the wrappers in interpose.c: the resolved
+ * pointer, never NULL once mr_real_init() ran in a dynamically linked
+ * program (each exists in glibc 2.34+). Each sets errno on NULL.
+ */
+const struct mr_real *mr_real_table(void);
 
 /*
  * Calls mmapread makes on its own behalf: raw system calls, so that no other

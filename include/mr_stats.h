@@ -60,6 +60,9 @@ size_t mr_stats_format(char *buf, size_t cap, const struct mmapread_stats *s,
 /* Remember where stderr points, so the report never lands elsewhere. */
 void mr_stats_note_stderr(void);
 
+/* In a fork child: its report counts only what it does itself. */
+void mr_stats_restart_in_child(void);
+
 /* Write the report to stderr once, if MMAPREAD_STATS asked for it. */
 void mr_stats_report_at_exit(void);
 

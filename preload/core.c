@@ -181,6 +181,20 @@ static void surrender(int fd, struct mr_desc *desc,
 		mr_count_fallback(reason);
 }
 
+static void hand_back(int fd, struct mr_desc *desc, void *reason)
+{
+	if (atomic_load(&desc->state) != MR_PASSTHROUGH)
+		surrender(fd, desc, *(enum mmapread_fallback *)reason);
+}
+
+void mr_hand_back_all(enum mmapread_fallback reason)
+{
+	int saved_errno = errno;
+
+	mr_fdtable_for_each(hand_back, &reason);
+	errno = saved_errno;
+}
+
 static void give_up(struct mr_desc *desc, enum mmapread_fallback reason)
 {
 	atomic_store(&desc->state, MR_PASSTHROUGH);

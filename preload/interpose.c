@@ -283,3 +283,186 @@ EXPORT const char *mmapread_fallback_name(int reason)
 {
 	return mr_stats_fallback_name(reason);
 }
+
+/* ---- process boundaries: offsets go back to the kernel first ---------- */
+
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "mr_process.h"
+#include "mr_real.h"
+
+/* Calls a real process function, or fails with ENOSYS if libc lacks it. */
+#define REAL_CALL(fn, fail, ...)                              \
+	({                                                    \
+		const struct mr_real *real_ = mr_real_table(); \
+		real_->fn ? real_->fn(__VA_ARGS__)            \
+			  : (errno = ENOSYS, (fail));         \
+	})
+
+EXPORT pid_t fork(void)
+{
+	pid_t pid;
+
+	mr_before_child();
+	pid = REAL_CALL(fork, -1);
+	if (pid == 0)
+		mr_after_fork_in_child();
+	return pid;
+}
+
+EXPORT pid_t _Fork(void)
+{
+	pid_t pid;
+
+	mr_before_child();
+	pid = REAL_CALL(fork_underscore, -1);
+	if (pid == 0)
+		mr_after_fork_in_child();
+	return pid;
+}
+
+/*
+ * vfork's child runs on the parent's stack until it execs or exits, so a
+ * wrapper may not have a frame of its own when the child returns: it
+ * prepares in a normal call, then jumps to the real vfork, which returns
+ * straight to our caller in both processes.
+ */
+void *mr_vfork_prepare(void);
+void *mr_vfork_prepare(void)
+{
+	int saved_errno = errno;
+
+	mr_before_child();
+	errno = saved_errno;
+	return (void *)mr_real_table()->vfork;
+}
+
+__asm__(".pushsection .text\n"
+	".globl vfork\n"
+	".type vfork, @function\n"
+	"vfork:\n"
+	"	sub $8, %rsp\n"
+	"	call mr_vfork_prepare\n"
+	"	add $8, %rsp\n"
+	"	jmp *%rax\n"
+	".size vfork, .-vfork\n"
+	".popsection\n");
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	mr_before_exec();
+	return REAL_CALL(execve, -1, path, argv, envp);
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+	mr_before_exec();
+	return REAL_CALL(execv, -1, path, argv);
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+	mr_before_exec();
+	return REAL_CALL(execvp, -1, file, argv);
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	mr_before_exec();
+	return REAL_CALL(execvpe, -1, file, argv, envp);
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	mr_before_exec();
+	return REAL_CALL(fexecve, -1, fd, argv, envp);
+}
+
+EXPORT int execveat(int dirfd, const char *path, char *const argv[],
+		    char *const envp[], int flags)
+{
+	mr_before_exec();
+	return REAL_CALL(execveat, -1, dirfd, path, argv, envp, flags);
+}
+
+/*
+ * The execl family reaches execve inside libc, where no preload sees it:
+ * gather the list and go through the vector forms above.
+ */
+#define GATHER_ARGS(first, ret_argv, want_envp, ret_envp)                        \
+	do {                                                            \
+		va_list ap_;                                            \
+		size_t argc_ = 1;                                       \
+		va_start(ap_, first);                                   \
+		while (va_arg(ap_, char *))                             \
+			argc_++;                                        \
+		va_end(ap_);                                            \
+		ret_argv = __builtin_alloca((argc_ + 1) * sizeof(char *)); \
+		ret_argv[0] = (char *)(first);                          \
+		va_start(ap_, first);                                   \
+		for (size_t i_ = 1; i_ <= argc_; i_++)                  \
+			ret_argv[i_] = va_arg(ap_, char *);             \
+		if (want_envp)                                          \
+			*(ret_envp) = va_arg(ap_, char **);             \
+		va_end(ap_);                                            \
+	} while (0)
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+	char **argv;
+
+	GATHER_ARGS(arg, argv, false, (char ***)NULL);
+	return execv(path, argv);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	char **argv;
+
+	GATHER_ARGS(arg, argv, false, (char ***)NULL);
+	return execvp(file, argv);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+	char **argv, **envp;
+
+	GATHER_ARGS(arg, argv, true, &envp);
+	return execve(path, argv, envp);
+}
+
+EXPORT int posix_spawn(pid_t *pid, const char *path,
+		       const posix_spawn_file_actions_t *actions,
+		       const posix_spawnattr_t *attr, char *const argv[],
+		       char *const envp[])
+{
+	mr_before_child();
+	return REAL_CALL(posix_spawn, ENOSYS, pid, path, actions, attr, argv,
+			 envp);
+}
+
+EXPORT int posix_spawnp(pid_t *pid, const char *file,
+			const posix_spawn_file_actions_t *actions,
+			const posix_spawnattr_t *attr, char *const argv[],
+			char *const envp[])
+{
+	mr_before_child();
+	return REAL_CALL(posix_spawnp, ENOSYS, pid, file, actions, attr, argv,
+			 envp);
+}
+
+EXPORT int system(const char *command)
+{
+	if (command)
+		mr_before_child();
+	return REAL_CALL(system, -1, command);
+}
+
+EXPORT FILE *popen(const char *command, const char *type)
+{
+	mr_before_child();
+	return REAL_CALL(popen, NULL, command, type);
+}

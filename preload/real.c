@@ -47,6 +47,19 @@ void mr_real_init(void)
 	RESOLVE(fcntl, "fcntl");
 	RESOLVE(sigaction, "sigaction");
 	RESOLVE(signal, "signal");
+	RESOLVE(fork, "fork");
+	RESOLVE(fork_underscore, "_Fork");
+	RESOLVE(vfork, "vfork");
+	RESOLVE(execve, "execve");
+	RESOLVE(execv, "execv");
+	RESOLVE(execvp, "execvp");
+	RESOLVE(execvpe, "execvpe");
+	RESOLVE(fexecve, "fexecve");
+	RESOLVE(execveat, "execveat");
+	RESOLVE(posix_spawn, "posix_spawn");
+	RESOLVE(posix_spawnp, "posix_spawnp");
+	RESOLVE(system, "system");
+	RESOLVE(popen, "popen");
 	atomic_store_explicit(&real_ready, true, memory_order_release);
 	resolving = false;
 }
@@ -218,6 +231,12 @@ __sighandler_t mr_real_signal(int sig, __sighandler_t handler)
 		return fn(sig, handler);
 	errno = ENOSYS;
 	return SIG_ERR;
+}
+
+const struct mr_real *mr_real_table(void)
+{
+	mr_real_init();
+	return &real;
 }
 
 int mr_sys_fstat(int fd, struct stat *ret_st)

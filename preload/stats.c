@@ -35,6 +35,7 @@ static const char *const fallback_names[MMAPREAD_FB_COUNT] = {
 	[MMAPREAD_FB_UNUSUAL_CALL] = "unusual call left to the kernel",
 	[MMAPREAD_FB_BAD_BUFFER] = "bad buffer (EFAULT from the kernel)",
 	[MMAPREAD_FB_KERNEL_USE] = "offset handed back to the kernel",
+	[MMAPREAD_FB_SHARED] = "shared by fork, spawn or exec",
 	[MMAPREAD_FB_TABLE_FULL] = "no memory for the fd table",
 };
 
@@ -163,6 +164,7 @@ size_t mr_stats_format(char *buf, size_t cap, const struct mmapread_stats *s,
 #define REPORT_FD_FLOOR 1000
 
 static int report_fd = -1;
+static pid_t report_owner; /* the process these counters belong to */
 static dev_t report_dev;
 static ino_t report_ino;
 static atomic_bool reported;
@@ -172,6 +174,7 @@ void mr_stats_note_stderr(void)
 	struct stat st;
 	long fd;
 
+	report_owner = getpid();
 	if (!mr_config()->stats || mr_sys_fstat(2, &st) != 0)
 		return;
 	report_dev = st.st_dev;
@@ -196,7 +199,10 @@ void mr_stats_report_at_exit(void)
 	int saved_errno = errno;
 	int fd = report_fd;
 
-	if (!mr_config()->stats || atomic_exchange(&reported, true))
+	/* A vfork child shares our memory but is not us: its exec must not
+	 * print (or use up) the parent's report. */
+	if (!mr_config()->stats || getpid() != report_owner ||
+	    atomic_exchange(&reported, true))
 		goto out;
 	if (!report_fd_intact(fd))
 		fd = report_fd_intact(2) ? 2 : -1;
@@ -216,4 +222,15 @@ void mr_stats_report_at_exit(void)
 	}
 out:
 	errno = saved_errno;
+}
+
+void mr_stats_restart_in_child(void)
+{
+	for (int i = 0; i < MR_C_COUNT; i++)
+		atomic_store_explicit(&mr_counters[i], 0, memory_order_relaxed);
+	for (int i = 0; i < MMAPREAD_FB_COUNT; i++)
+		atomic_store_explicit(&mr_fallback_counters[i], 0,
+				      memory_order_relaxed);
+	report_owner = getpid();
+	atomic_store(&reported, false);
 }

@@ -1,0 +1,22 @@
+/*
+ * Process boundaries.
+ *
+ * After fork the parent and the child share every open file description,
+ * and after exec the new image reads from the kernel's offset. An offset
+ * kept in user space would then be a private copy that diverges, so before
+ * a child or a new image exists every offset mmapread holds is written back
+ * and those descriptions pass through to the kernel from then on.
+ */
+#ifndef MR_PROCESS_H
+#define MR_PROCESS_H
+
+/* Before fork, vfork, _Fork, posix_spawn, system and popen. */
+void mr_before_child(void);
+
+/* In the child of fork or _Fork. */
+void mr_after_fork_in_child(void);
+
+/* Before every exec: as above, and the report of the image about to go. */
+void mr_before_exec(void);
+
+#endif
