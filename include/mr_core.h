@@ -41,6 +41,13 @@ int mr_sigaction(int sig, const struct sigaction *act,
 #include "mmapread.h"
 void mr_hand_back_all(enum mmapread_fallback reason);
 
+/*
+ * The same for one fd, whose description the kernel alone will drive from
+ * now on (stdio after fdopen reads at the kernel's offset, and fclose closes
+ * the fd where no preload sees it).
+ */
+void mr_hand_back(int fd, enum mmapread_fallback reason);
+
 /* signal(): SIG_ERR and *ret_errno on failure. */
 __sighandler_t mr_signal(int sig, __sighandler_t handler, int *ret_errno);
 

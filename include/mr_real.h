@@ -54,6 +54,7 @@ struct mr_real {
 			    char *const envp[]);
 	int (*system)(const char *command);
 	void *(*popen)(const char *command, const char *type);
+	void *(*fdopen)(int fd, const char *mode);
 	int (*sigaction)(int sig, const struct sigaction *act,
 			 struct sigaction *oldact);
 };

@@ -187,6 +187,18 @@ static void hand_back(int fd, struct mr_desc *desc, void *reason)
 		surrender(fd, desc, *(enum mmapread_fallback *)reason);
 }
 
+void mr_hand_back(int fd, enum mmapread_fallback reason)
+{
+	int saved_errno = errno;
+	struct mr_desc *desc = mr_fdtable_acquire(fd);
+
+	if (desc) {
+		hand_back(fd, desc, &reason);
+		mr_desc_put(desc);
+	}
+	errno = saved_errno;
+}
+
 void mr_hand_back_all(enum mmapread_fallback reason)
 {
 	int saved_errno = errno;

@@ -466,3 +466,10 @@ EXPORT FILE *popen(const char *command, const char *type)
 	mr_before_child();
 	return REAL_CALL(popen, NULL, command, type);
 }
+
+/* stdio takes the fd over: from now on it reads at the kernel's offset. */
+EXPORT FILE *fdopen(int fd, const char *mode)
+{
+	mr_hand_back(fd, MMAPREAD_FB_KERNEL_USE);
+	return REAL_CALL(fdopen, NULL, fd, mode);
+}

@@ -60,6 +60,7 @@ void mr_real_init(void)
 	RESOLVE(posix_spawnp, "posix_spawnp");
 	RESOLVE(system, "system");
 	RESOLVE(popen, "popen");
+	RESOLVE(fdopen, "fdopen");
 	atomic_store_explicit(&real_ready, true, memory_order_release);
 	resolving = false;
 }
