@@ -52,10 +52,11 @@ void mr_stats_snapshot(struct mmapread_stats *ret_stats);
 
 /*
  * Format the report for snapshot s into buf (always NUL-terminated);
- * returns the length it needed, like snprintf.
+ * added_detail is the line under "syscalls added" that breaks it down.
+ * Returns the length it needed, like snprintf.
  */
 size_t mr_stats_format(char *buf, size_t cap, const struct mmapread_stats *s,
-		       const char *program, long pid);
+		       const char *program, long pid, const char *added_detail);
 
 /* Remember where stderr points, so the report never lands elsewhere. */
 void mr_stats_note_stderr(void);

@@ -112,7 +112,7 @@ static const char *human_bytes(uint64_t bytes, char *buf, size_t cap)
 #define ROW "mmapread:   %-34s %12llu\n"
 
 size_t mr_stats_format(char *buf, size_t cap, const struct mmapread_stats *s,
-		       const char *program, long pid)
+		       const char *program, long pid, const char *added_detail)
 {
 	struct out out = { buf, cap, 0 };
 	char h1[32], h2[32];
@@ -133,6 +133,7 @@ size_t mr_stats_format(char *buf, size_t cap, const struct mmapread_stats *s,
 	put(&out, ROW, "syscalls saved", (unsigned long long)s->syscalls_saved);
 	put(&out, ROW, "syscalls added (mmap, fstat, ...)",
 	    (unsigned long long)added);
+	put(&out, "mmapread:     %s\n", added_detail);
 	put(&out, "mmapread:   %-34s %12lld\n", "net syscalls saved",
 	    (long long)(s->syscalls_saved - added));
 	put(&out, "mmapread:   %-34s %12s\n", "bytes served",
@@ -194,7 +195,7 @@ static bool report_fd_intact(int fd)
 void mr_stats_report_at_exit(void)
 {
 	struct mmapread_stats s;
-	char text[4096];
+	char text[4096], detail[160];
 	size_t len;
 	int saved_errno = errno;
 	int fd = report_fd;
@@ -209,8 +210,17 @@ void mr_stats_report_at_exit(void)
 	if (fd < 0)
 		goto out;
 	mr_stats_snapshot(&s);
+	snprintf(detail, sizeof(detail),
+		 "(mmap %llu, munmap %llu, fstat/fstatfs %llu, lseek %llu, "
+		 "sigaction %llu)",
+		 (unsigned long long)load(MR_C_SYS_MMAP),
+		 (unsigned long long)load(MR_C_SYS_MUNMAP),
+		 (unsigned long long)load(MR_C_SYS_FSTAT),
+		 (unsigned long long)load(MR_C_SYS_LSEEK),
+		 (unsigned long long)load(MR_C_SYS_SIGACTION));
 	len = mr_stats_format(text, sizeof(text), &s,
-			      program_invocation_short_name, (long)getpid());
+			      program_invocation_short_name, (long)getpid(),
+			      detail);
 	if (len >= sizeof(text))
 		len = sizeof(text) - 1;
 	for (size_t done = 0; done < len;) {

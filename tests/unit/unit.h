@@ -57,8 +57,17 @@ static inline int unit_run_child(int (*fn)(void))
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL,
+						     SIGFPE };
 		struct rlimit no_core = { 0, 0 };
 
+		/* cmocka's crash handler would longjmp into the parent's
+		 * copy of the test runner and run the rest of the tests in
+		 * the child: a crash here must stay a crash. */
+		for (size_t i = 0; i < sizeof(crash_signals) /
+					       sizeof(crash_signals[0]);
+		     i++)
+			signal(crash_signals[i], SIG_DFL);
 		setrlimit(RLIMIT_CORE, &no_core);
 		alarm(UNIT_CHILD_TIMEOUT);
 		_exit(fn());

@@ -1,0 +1,472 @@
+/*
+ * Unit tests for the configuration: the two parsers, mr_config_load() with
+ * a fake environment, and the option table itself.
+ */
+#include "unit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mr_config.h"
+
+/* ---- mr_parse_bool ---------------------------------------------------- */
+
+static void test_parse_bool_accepts(void **state)
+{
+	static const struct {
+		const char *text;
+		bool value;
+	} cases[] = {
+		{ "1", true },      { "0", false },     { "yes", true },
+		{ "no", false },    { "on", true },     { "off", false },
+		{ "true", true },   { "false", false }, { "YES", true },
+		{ "No", false },    { "ON", true },     { "oFf", false },
+		{ "True", true },   { "FALSE", false }, { "yEs", true },
+		{ "tRuE", true },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* Start from the opposite so a parser that does not
+		 * store anything is caught. */
+		bool value = !cases[i].value;
+
+		print_message("bool '%s'\n", cases[i].text);
+		assert_int_equal(mr_parse_bool(cases[i].text, &value), 0);
+		assert_int_equal(value, cases[i].value);
+	}
+}
+
+static void test_parse_bool_rejects(void **state)
+{
+	static const char *const bad[] = {
+		"",     "2",    "-1",     "01",    "10",    "yes ", " yes",
+		"y",    "n",    "ye",     "yess",  "tru",   "truee", "onn",
+		"of",   "offf", "enable", "nope",  "yes\n", "1 ",   "0x1",
+		"true\t",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		bool value = false;
+
+		print_message("bool '%s'\n", bad[i]);
+		assert_int_equal(mr_parse_bool(bad[i], &value), -EINVAL);
+	}
+}
+
+/* ---- mr_parse_size ---------------------------------------------------- */
+
+struct size_case {
+	const char *text;
+	uint64_t value;
+};
+
+static void check_sizes(const struct size_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		/* A sentinel that no case expects. */
+		uint64_t value = 0xdeadbeefcafe;
+
+		print_message("size '%s'\n", cases[i].text);
+		assert_int_equal(mr_parse_size(cases[i].text, &value), 0);
+		assert_int_equal(value, cases[i].value);
+	}
+}
+
+static void check_size_errors(const char *const *texts, size_t n, int err)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t value = 0;
+
+		print_message("size '%s'\n", texts[i]);
+		assert_int_equal(mr_parse_size(texts[i], &value), err);
+	}
+}
+
+static void test_parse_size_plain(void **state)
+{
+	static const struct size_case cases[] = {
+		{ "0", 0 },
+		{ "1", 1 },
+		{ "4096", 4096 },
+		{ "007", 7 },
+		{ "1B", 1 },
+		{ "512b", 512 },
+		{ "18446744073709551615", UINT64_MAX },
+	};
+
+	(void)state;
+	check_sizes(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_parse_size_suffixes(void **state)
+{
+	static const struct size_case cases[] = {
+		{ "1K", 1ull << 10 },
+		{ "1k", 1ull << 10 },
+		{ "1KiB", 1ull << 10 },
+		{ "1kib", 1ull << 10 },
+		{ "1KB", 1ull << 10 },
+		{ "1kb", 1ull << 10 },
+		{ "0K", 0 },
+		{ "3M", 3ull << 20 },
+		{ "3MiB", 3ull << 20 },
+		{ "3MB", 3ull << 20 },
+		{ "3m", 3ull << 20 },
+		{ "5G", 5ull << 30 },
+		{ "5GiB", 5ull << 30 },
+		{ "5GB", 5ull << 30 },
+		{ "2T", 2ull << 40 },
+		{ "2TiB", 2ull << 40 },
+		{ "2tb", 2ull << 40 },
+		/* The largest multiples that still fit in 64 bits. */
+		{ "17179869183G", UINT64_MAX - (1ull << 30) + 1 },
+		{ "16777215T", UINT64_MAX - (1ull << 40) + 1 },
+		{ "18014398509481983K", UINT64_MAX - 1023 },
+	};
+
+	(void)state;
+	check_sizes(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_parse_size_overflow(void **state)
+{
+	static const char *const too_big[] = {
+		"18446744073709551616",        /* UINT64_MAX + 1 */
+		"99999999999999999999999999",
+		"17179869184G",                /* 2^34 * 2^30 = 2^64 */
+		"17179869184GiB",
+		"16777216T",                   /* 2^24 * 2^40 */
+		"18014398509481984K",          /* 2^54 * 2^10 */
+		"17592186044416M",             /* 2^44 * 2^20 */
+		"18446744073709551615K",
+	};
+
+	(void)state;
+	check_size_errors(too_big, sizeof(too_big) / sizeof(too_big[0]),
+			  -ERANGE);
+}
+
+static void test_parse_size_garbage(void **state)
+{
+	static const char *const garbage[] = {
+		"",     "-1",   "-0",   "+1",   " 1",   "1 ",   "1 K",
+		"K",    "KiB",  "1KK",  "1Ki",  "1iB",  "1KBB", "1KiBB",
+		"1.5G", "0x10", "1e3",  "1P",   "1E",   "1G\n", "12abc",
+		"1bK",  "1Bi",
+	};
+
+	(void)state;
+	check_size_errors(garbage, sizeof(garbage) / sizeof(garbage[0]),
+			  -EINVAL);
+}
+
+/* ---- mr_config_load --------------------------------------------------- */
+
+/* The fake environment: "NAME=value" strings, NULL-terminated. */
+static const char *const *fake_env;
+static unsigned int lookups;
+
+static const char *fake_lookup(const char *name)
+{
+	size_t len = strlen(name);
+
+	lookups++;
+	for (const char *const *e = fake_env; e && *e; e++) {
+		if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+			return *e + len + 1;
+	}
+	return NULL;
+}
+
+/*
+ * Load from env with a pipe as the warning fd; the warnings land in
+ * warnings (NUL-terminated). Returns mr_config_load()'s result.
+ */
+static int load(const char *const *env, struct mr_config *cfg,
+		char *warnings, size_t cap)
+{
+	int pipefd[2];
+	size_t len = 0;
+	ssize_t n;
+	int bad;
+
+	assert_int_equal(pipe(pipefd), 0);
+	fake_env = env;
+	lookups = 0;
+	bad = mr_config_load(cfg, fake_lookup, pipefd[1]);
+	close(pipefd[1]);
+	while (len + 1 < cap &&
+	       (n = read(pipefd[0], warnings + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	warnings[len] = '\0';
+	close(pipefd[0]);
+	/* Every option must have been asked for exactly once. */
+	assert_int_equal(lookups, mr_option_count);
+	return bad;
+}
+
+static unsigned int count_lines(const char *text)
+{
+	unsigned int lines = 0;
+
+	for (; *text; text++)
+		lines += *text == '\n';
+	return lines;
+}
+
+static void test_config_defaults_when_unset(void **state)
+{
+	static const char *const env[] = { NULL };
+	struct mr_config cfg;
+	char warnings[1024];
+
+	(void)state;
+	/* Garbage first: the defaults must be written, not assumed. */
+	memset(&cfg, 0xa5, sizeof(cfg));
+	assert_int_equal(load(env, &cfg, warnings, sizeof(warnings)), 0);
+	assert_string_equal(warnings, "");
+	assert_false(cfg.disable);
+	assert_false(cfg.stats);
+	assert_int_equal(cfg.max_size, 0);
+}
+
+static void test_config_empty_value_is_unset(void **state)
+{
+	static const char *const env[] = { "MMAPREAD_STATS=",
+					   "MMAPREAD_MAX_SIZE=", NULL };
+	struct mr_config cfg;
+	char warnings[1024];
+
+	(void)state;
+	assert_int_equal(load(env, &cfg, warnings, sizeof(warnings)), 0);
+	assert_string_equal(warnings, "");
+	assert_false(cfg.stats);
+	assert_int_equal(cfg.max_size, 0);
+}
+
+static void test_config_valid_values(void **state)
+{
+	static const char *const env[] = { "MMAPREAD_DISABLE=YES",
+					   "MMAPREAD_STATS=on",
+					   "MMAPREAD_MAX_SIZE=64MiB", NULL };
+	struct mr_config cfg;
+	char warnings[1024];
+
+	(void)state;
+	assert_int_equal(load(env, &cfg, warnings, sizeof(warnings)), 0);
+	assert_string_equal(warnings, "");
+	assert_true(cfg.disable);
+	assert_true(cfg.stats);
+	assert_int_equal(cfg.max_size, 64ull << 20);
+}
+
+static void test_config_bad_value_warns_once(void **state)
+{
+	static const char *const env[] = { "MMAPREAD_DISABLE=1",
+					   "MMAPREAD_STATS=maybe",
+					   "MMAPREAD_MAX_SIZE=2G", NULL };
+	static const char prefix[] = "mmapread: MMAPREAD_STATS";
+	struct mr_config cfg;
+	char warnings[1024];
+	size_t len;
+
+	(void)state;
+	/* A stale true must not survive: the default (false) wins. */
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.stats = true;
+	assert_int_equal(load(env, &cfg, warnings, sizeof(warnings)), 1);
+	assert_false(cfg.stats);
+	/* The good values around it still apply. */
+	assert_true(cfg.disable);
+	assert_int_equal(cfg.max_size, 2ull << 30);
+
+	len = strlen(warnings);
+	assert_true(len > sizeof(prefix));
+	assert_memory_equal(warnings, prefix, sizeof(prefix) - 1);
+	assert_int_equal(warnings[len - 1], '\n');
+	assert_int_equal(count_lines(warnings), 1);
+	assert_non_null(strstr(warnings, "maybe"));
+}
+
+static void test_config_every_bad_value_counted(void **state)
+{
+	static const char *const env[] = { "MMAPREAD_DISABLE=2",
+					   "MMAPREAD_STATS=",
+					   "MMAPREAD_MAX_SIZE=-5", NULL };
+	static const char *const env_all[] = { "MMAPREAD_DISABLE=nah",
+					       "MMAPREAD_STATS=sure",
+					       "MMAPREAD_MAX_SIZE=1P", NULL };
+	struct mr_config cfg;
+	char warnings[4096];
+	const char *line;
+
+	(void)state;
+	assert_int_equal(load(env, &cfg, warnings, sizeof(warnings)), 2);
+	assert_int_equal(count_lines(warnings), 2);
+	assert_false(cfg.disable);
+	assert_int_equal(cfg.max_size, 0);
+
+	assert_int_equal(load(env_all, &cfg, warnings, sizeof(warnings)), 3);
+	assert_int_equal(count_lines(warnings), 3);
+	/* One line per option, each naming it right after the prefix. */
+	line = warnings;
+	for (size_t i = 0; i < mr_option_count; i++) {
+		char want[128];
+
+		snprintf(want, sizeof(want), "mmapread: %s=",
+			 mr_options[i].name);
+		assert_non_null(strstr(warnings, want));
+		assert_true(strncmp(line, "mmapread: ", 10) == 0);
+		line = strchr(line, '\n') + 1;
+	}
+	assert_int_equal(*line, '\0');
+}
+
+static void test_config_overflow_warns(void **state)
+{
+	static const char *const env[] = {
+		"MMAPREAD_MAX_SIZE=18446744073709551616", NULL
+	};
+	static const char prefix[] = "mmapread: MMAPREAD_MAX_SIZE";
+	struct mr_config cfg;
+	char warnings[1024];
+
+	(void)state;
+	assert_int_equal(load(env, &cfg, warnings, sizeof(warnings)), 1);
+	assert_int_equal(cfg.max_size, 0);
+	assert_memory_equal(warnings, prefix, sizeof(prefix) - 1);
+	assert_int_equal(count_lines(warnings), 1);
+}
+
+static void test_config_long_value_one_line(void **state)
+{
+	static char value[4096 + sizeof("MMAPREAD_STATS=")];
+	const char *env[] = { value, NULL };
+	struct mr_config cfg;
+	char warnings[8192];
+	size_t len;
+
+	(void)state;
+	/* A value far longer than any line buffer: still one whole line,
+	 * newline included, never a torn one. */
+	strcpy(value, "MMAPREAD_STATS=");
+	memset(value + strlen(value), 'x', 4096);
+	assert_int_equal(load(env, &cfg, warnings, sizeof(warnings)), 1);
+	len = strlen(warnings);
+	assert_true(len > 0 && len < 1024);
+	assert_int_equal(warnings[len - 1], '\n');
+	assert_int_equal(count_lines(warnings), 1);
+	assert_true(strncmp(warnings, "mmapread: MMAPREAD_STATS", 24) == 0);
+}
+
+static void test_config_no_warn_fd(void **state)
+{
+	static const char *const env[] = { "MMAPREAD_STATS=maybe",
+					   "MMAPREAD_DISABLE=on", NULL };
+	struct mr_config cfg;
+
+	(void)state;
+	fake_env = env;
+	lookups = 0;
+	assert_int_equal(mr_config_load(&cfg, fake_lookup, -1), 1);
+	assert_false(cfg.stats);
+	assert_true(cfg.disable);
+}
+
+/* ---- the option table ------------------------------------------------- */
+
+static void test_options_table(void **state)
+{
+	(void)state;
+	assert_true(mr_option_count > 0);
+	for (size_t i = 0; i < mr_option_count; i++) {
+		const struct mr_option *opt = &mr_options[i];
+		int err;
+
+		assert_non_null(opt->name);
+		print_message("option %s\n", opt->name);
+		assert_true(strncmp(opt->name, "MMAPREAD_", 9) == 0);
+		assert_true(strlen(opt->name) > 9);
+		assert_non_null(opt->help);
+		assert_true(strlen(opt->help) > 0);
+		assert_non_null(opt->default_text);
+		if (opt->type == MR_OPT_BOOL) {
+			bool value;
+
+			err = mr_parse_bool(opt->default_text, &value);
+			assert_true(opt->field + sizeof(bool) <=
+				    sizeof(struct mr_config));
+		} else {
+			uint64_t value;
+
+			assert_int_equal(opt->type, MR_OPT_SIZE);
+			err = mr_parse_size(opt->default_text, &value);
+			assert_true(opt->field + sizeof(uint64_t) <=
+				    sizeof(struct mr_config));
+		}
+		assert_int_equal(err, 0);
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(mr_options[j].name, opt->name);
+	}
+}
+
+/* What mr_config_load() stores with nothing set is each parsed default. */
+static void test_options_defaults_loaded(void **state)
+{
+	static const char *const env[] = { NULL };
+	struct mr_config cfg;
+	char warnings[64];
+
+	(void)state;
+	memset(&cfg, 0x5a, sizeof(cfg));
+	assert_int_equal(load(env, &cfg, warnings, sizeof(warnings)), 0);
+	for (size_t i = 0; i < mr_option_count; i++) {
+		const struct mr_option *opt = &mr_options[i];
+		const char *field = (const char *)&cfg + opt->field;
+
+		if (opt->type == MR_OPT_BOOL) {
+			bool want, got;
+
+			assert_int_equal(mr_parse_bool(opt->default_text,
+						       &want), 0);
+			memcpy(&got, field, sizeof(got));
+			assert_int_equal(got, want);
+		} else {
+			uint64_t want, got;
+
+			assert_int_equal(mr_parse_size(opt->default_text,
+						       &want), 0);
+			memcpy(&got, field, sizeof(got));
+			assert_int_equal(got, want);
+		}
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_bool_accepts),
+		cmocka_unit_test(test_parse_bool_rejects),
+		cmocka_unit_test(test_parse_size_plain),
+		cmocka_unit_test(test_parse_size_suffixes),
+		cmocka_unit_test(test_parse_size_overflow),
+		cmocka_unit_test(test_parse_size_garbage),
+		cmocka_unit_test(test_config_defaults_when_unset),
+		cmocka_unit_test(test_config_empty_value_is_unset),
+		cmocka_unit_test(test_config_valid_values),
+		cmocka_unit_test(test_config_bad_value_warns_once),
+		cmocka_unit_test(test_config_every_bad_value_counted),
+		cmocka_unit_test(test_config_overflow_warns),
+		cmocka_unit_test(test_config_long_value_one_line),
+		cmocka_unit_test(test_config_no_warn_fd),
+		cmocka_unit_test(test_options_table),
+		cmocka_unit_test(test_options_defaults_loaded),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
