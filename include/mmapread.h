@@ -35,6 +35,7 @@ enum mmapread_fallback {
 	MMAPREAD_FB_PAST_MAPPING,  /* a read at or past the mapped end (growth) */
 	MMAPREAD_FB_UNUSUAL_CALL,  /* flags, huge counts: the kernel decides */
 	MMAPREAD_FB_BAD_BUFFER,    /* the program's buffer faulted: EFAULT path */
+	MMAPREAD_FB_SIGNALS_BLOCKED, /* thread blocks SIGBUS/SIGSEGV */
 	MMAPREAD_FB_KERNEL_USE,    /* the kernel took over the offset (fdopen…) */
 	MMAPREAD_FB_SHARED,        /* shared with a child or a new image */
 	MMAPREAD_FB_TABLE_FULL,    /* no memory for the fd table */

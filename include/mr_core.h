@@ -48,6 +48,9 @@ void mr_hand_back_all(enum mmapread_fallback reason);
  */
 void mr_hand_back(int fd, enum mmapread_fallback reason);
 
+/* Bring the kernel's offset up to date, for one call that reads it. */
+void mr_sync_offset(int fd);
+
 /* signal(): SIG_ERR and *ret_errno on failure. */
 __sighandler_t mr_signal(int sig, __sighandler_t handler, int *ret_errno);
 

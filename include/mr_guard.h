@@ -32,4 +32,23 @@ bool mr_guard_intercepts(int sig);
 int mr_guard_sigaction(int sig, const struct sigaction *act,
 		       struct sigaction *ret_oldact);
 
+/*
+ * Whether this thread can take a fault in mr_copy_guarded(): false when it
+ * blocks SIGBUS or SIGSEGV (the kernel would kill the process instead of
+ * delivering the fault). Costs one system call per thread, the first time.
+ */
+bool mr_guard_copy_allowed(void);
+
+/*
+ * pthread_sigmask()/sigprocmask() for the program, keeping this thread's
+ * knowledge of its mask current: 0 or -errno.
+ */
+int mr_guard_sigmask(int how, const sigset_t *set, sigset_t *ret_old);
+
+/*
+ * The mask is about to become *mask (a longjmp restoring a saved mask), or
+ * something mmapread cannot see changed it (NULL): ask again next time.
+ */
+void mr_guard_note_mask(const sigset_t *mask);
+
 #endif

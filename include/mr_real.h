@@ -35,6 +35,7 @@ struct mr_real {
 	int (*dup3)(int oldfd, int newfd, int flags);
 	int (*fcntl)(int fd, int cmd, ...);
 	__sighandler_t (*signal)(int sig, __sighandler_t handler);
+	int (*pthread_sigmask)(int how, const sigset_t *set, sigset_t *old);
 	pid_t (*fork)(void);
 	pid_t (*fork_underscore)(void); /* _Fork */
 	pid_t (*vfork)(void);
@@ -55,6 +56,15 @@ struct mr_real {
 	int (*system)(const char *command);
 	void *(*popen)(const char *command, const char *type);
 	void *(*fdopen)(int fd, const char *mode);
+	ssize_t (*sendfile)(int out_fd, int in_fd, off_t *offset, size_t count);
+	ssize_t (*splice)(int fd_in, off_t *off_in, int fd_out, off_t *off_out,
+			  size_t len, unsigned int flags);
+	ssize_t (*copy_file_range)(int fd_in, off_t *off_in, int fd_out,
+				   off_t *off_out, size_t len,
+				   unsigned int flags);
+	int (*lockf)(int fd, int cmd, off_t len);
+	void (*siglongjmp)(void *env, int val);
+	void (*longjmp_chk)(void *env, int val);
 	int (*sigaction)(int sig, const struct sigaction *act,
 			 struct sigaction *oldact);
 };
@@ -85,6 +95,8 @@ int mr_real_fcntl(int fd, int cmd, void *arg);
 int mr_real_sigaction(int sig, const struct sigaction *act,
 		      struct sigaction *oldact);
 __sighandler_t mr_real_signal(int sig, __sighandler_t handler);
+/* pthread_sigmask: 0 or an error number, as pthread_sigmask returns. */
+int mr_real_sigmask(int how, const sigset_t *set, sigset_t *old);
 
 /*
  * The process functions, for the wrappers in interpose.c: the resolved

@@ -187,6 +187,21 @@ static void hand_back(int fd, struct mr_desc *desc, void *reason)
 		surrender(fd, desc, *(enum mmapread_fallback *)reason);
 }
 
+void mr_sync_offset(int fd)
+{
+	int saved_errno = errno;
+	struct mr_desc *desc = mr_fdtable_acquire(fd);
+
+	if (!desc)
+		return;
+	if (atomic_load(&desc->state) == MR_MAPPED) {
+		mr_sys_lseek(fd, atomic_load(&desc->offset), SEEK_SET);
+		mr_count(MR_C_SYS_LSEEK, 1);
+	}
+	mr_desc_put(desc);
+	errno = saved_errno;
+}
+
 void mr_hand_back(int fd, enum mmapread_fallback reason)
 {
 	int saved_errno = errno;
@@ -213,11 +228,30 @@ static void give_up(struct mr_desc *desc, enum mmapread_fallback reason)
 	mr_count_fallback(reason);
 }
 
+/* Record locks whose range starts at the current offset. */
+static bool lock_at_offset(int cmd, const void *arg)
+{
+	switch (cmd) {
+	case F_GETLK:
+	case F_SETLK:
+	case F_SETLKW:
+	case F_OFD_GETLK:
+	case F_OFD_SETLK:
+	case F_OFD_SETLKW:
+		return arg && ((const struct flock *)arg)->l_whence == SEEK_CUR;
+	default:
+		return false;
+	}
+}
+
 int mr_fcntl(int fd, int cmd, void *arg)
 {
-	int ret = mr_real_fcntl(fd, cmd, arg);
 	struct mr_desc *desc;
+	int ret;
 
+	if (lock_at_offset(cmd, arg))
+		mr_sync_offset(fd);
+	ret = mr_real_fcntl(fd, cmd, arg);
 	if (ret < 0)
 		return -errno;
 	switch (cmd) {
@@ -486,11 +520,12 @@ static ssize_t serve_read(int fd, struct mr_desc *desc, void *buf,
 	ssize_t ret;
 	int err;
 
-	if (count == 0)
-		return 0;
+	/* The kernel checks the buffer's range even for a count of 0. */
 	if (!mr_user_range_ok(buf, count))
 		return kernel_read_at_offset(fd, desc, buf, count,
 					     MMAPREAD_FB_UNUSUAL_CALL);
+	if (count == 0)
+		return 0;
 	/* Reserve [pos, pos + want) so concurrent readers of one
 	 * description each get their own bytes, as the kernel gives them. */
 	pos = atomic_load(&desc->offset);
@@ -520,7 +555,7 @@ static ssize_t serve_pread(int fd, struct mr_desc *desc, void *buf,
 	size_t want = mr_clamp_rw(count);
 	ssize_t ret;
 
-	if (count == 0)
+	if (count == 0 && mr_user_range_ok(buf, 0))
 		return 0;
 	if (!mr_user_range_ok(buf, count) ||
 	    !mr_span_inside(pos, want, desc->map_len)) {
@@ -705,8 +740,38 @@ static ssize_t pass_through(int fd, const struct read_call *call)
 	return ret < 0 ? -errno : ret;
 }
 
+/* The same call answered by the kernel, at the description's offset. */
+static ssize_t serve_by_kernel(int fd, struct mr_desc *desc,
+			       const struct read_call *call,
+			       enum mmapread_fallback reason)
+{
+	ssize_t ret;
+
+	switch (call->kind) {
+	case READ_PLAIN:
+		return kernel_read_at_offset(fd, desc, call->buf, call->count,
+					     reason);
+	case READ_POSITIONAL:
+		ret = mr_real_pread(fd, call->buf, call->count, call->pos);
+		if (ret < 0)
+			return -errno;
+		mr_count_fallback(reason);
+		return ret;
+	case READ_VECTOR:
+		return kernel_readv(fd, desc, call->iov, call->iovcnt, true, 0,
+				    0, reason);
+	default:
+		return kernel_readv(fd, desc, call->iov, call->iovcnt,
+				    call->pos == -1, call->pos, call->flags,
+				    reason);
+	}
+}
+
 static ssize_t serve(int fd, struct mr_desc *desc, const struct read_call *call)
 {
+	if (!mr_guard_copy_allowed())
+		return serve_by_kernel(fd, desc, call,
+				       MMAPREAD_FB_SIGNALS_BLOCKED);
 	switch (call->kind) {
 	case READ_PLAIN:
 		return serve_read(fd, desc, call->buf, call->count);

@@ -14,6 +14,11 @@
 #include "mr_real.h"
 #include "mr_stats.h"
 
+/* The kernel's flag for "sa_restorer is set"; glibc hides it. */
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
+
 /*
  * rep movsb: one instruction that can fault, and fast at every size on CPUs
  * with ERMS/FSRM. The handler moves a faulting RIP from the copy to the
@@ -82,6 +87,40 @@ static void program_set(int slot, const struct sigaction *act)
 				   memory_order_release);
 }
 
+/*
+ * Whether this thread may fault in a guarded copy. A fault on a blocked
+ * SIGBUS or SIGSEGV is not delivered: the kernel resets the action and
+ * kills the process. Worker threads often block every signal, so each
+ * thread learns its mask once (one system call) and the mask functions
+ * below keep it up to date; a thread with either signal blocked has its
+ * reads answered by the kernel.
+ */
+enum { MASK_UNKNOWN, MASK_OPEN, MASK_BLOCKED };
+static __thread unsigned char fault_mask;
+
+static void note_mask(const sigset_t *mask)
+{
+	fault_mask = sigismember(mask, SIGBUS) == 1 ||
+				     sigismember(mask, SIGSEGV) == 1
+			     ? MASK_BLOCKED
+			     : MASK_OPEN;
+}
+
+/*
+ * Inside the program's handler the kernel's mask (saved plus sa_mask plus
+ * the signal itself) is in force; record what it means for us.
+ */
+static void mark_mask_unknown_for_handler(int sig, const struct sigaction *act,
+					  const sigset_t *saved)
+{
+	sigset_t during = *saved;
+
+	sigorset(&during, &during, &act->sa_mask);
+	if (!(act->sa_flags & SA_NODEFER))
+		sigaddset(&during, sig);
+	note_mask(&during);
+}
+
 static void reset_to_default(int sig)
 {
 	struct sigaction dfl;
@@ -115,18 +154,22 @@ static void chain(int sig, siginfo_t *info, void *uctx)
 		return;
 	}
 	if (act.sa_flags & SA_RESETHAND) {
-		struct sigaction dfl;
+		/* As the kernel does: only the handler goes back to default. */
+		struct sigaction reset = act;
 
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		program_set(guard_slot(sig), &dfl);
+		reset.sa_handler = SIG_DFL;
+		program_set(guard_slot(sig), &reset);
 	}
-	pthread_sigmask(SIG_BLOCK, &act.sa_mask, &saved);
+	mr_real_sigmask(SIG_BLOCK, &act.sa_mask, &saved);
+	/* The handler runs with this signal blocked (unless SA_NODEFER):
+	 * reads it makes must not fault in a guarded copy. */
+	mark_mask_unknown_for_handler(sig, &act, &saved);
 	if (act.sa_flags & SA_SIGINFO)
 		act.sa_sigaction(sig, info, uctx);
 	else
 		act.sa_handler(sig);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	mr_real_sigmask(SIG_SETMASK, &saved, NULL);
+	fault_mask = MASK_UNKNOWN;
 }
 
 static void fault_handler(int sig, siginfo_t *info, void *uctx)
@@ -152,8 +195,8 @@ static struct sigaction our_action(const struct sigaction *program)
 
 	memset(&act, 0, sizeof(act));
 	act.sa_sigaction = fault_handler;
-	act.sa_flags = SA_SIGINFO | SA_ONSTACK |
-		       (program->sa_flags & (SA_RESTART | SA_NODEFER));
+	act.sa_flags = SA_SIGINFO |
+		       (program->sa_flags & (SA_ONSTACK | SA_RESTART | SA_NODEFER));
 	act.sa_mask = program->sa_mask;
 	return act;
 }
@@ -204,13 +247,70 @@ int mr_guard_sigaction(int sig, const struct sigaction *act,
 	struct sigaction old = program_get(slot);
 
 	if (act) {
-		struct sigaction ours = our_action(act);
+		struct sigaction ours = our_action(act), kernel_old, recorded;
 
-		if (mr_real_sigaction(sig, &ours, NULL) != 0)
+		if (mr_real_sigaction(sig, &ours, &kernel_old) != 0)
 			return -errno;
-		program_set(slot, act);
+		/* Keep it as the kernel would report it back: libc adds its
+		 * restorer to every action it installs. */
+		recorded = *act;
+		recorded.sa_flags |= kernel_old.sa_flags & SA_RESTORER;
+		recorded.sa_restorer = kernel_old.sa_restorer;
+		program_set(slot, &recorded);
 	}
 	if (ret_oldact)
 		*ret_oldact = old;
 	return 0;
+}
+
+bool mr_guard_copy_allowed(void)
+{
+	sigset_t current;
+
+	if (__builtin_expect(fault_mask == MASK_OPEN, 1))
+		return true;
+	if (fault_mask == MASK_BLOCKED)
+		return false;
+	mr_count(MR_C_SYS_SIGACTION, 1);
+	if (mr_real_sigmask(SIG_BLOCK, NULL, &current) != 0)
+		return false;
+	note_mask(&current);
+	return fault_mask == MASK_OPEN;
+}
+
+int mr_guard_sigmask(int how, const sigset_t *set, sigset_t *ret_old)
+{
+	sigset_t old, now;
+	int err = mr_real_sigmask(how, set, &old);
+
+	if (err)
+		return -err;
+	if (!set) {
+		now = old;
+	} else if (how == SIG_SETMASK) {
+		now = *set;
+	} else if (how == SIG_BLOCK) {
+		sigorset(&now, &old, set);
+	} else {
+		sigset_t keep;
+
+		sigfillset(&keep);
+		for (int sig = 1; sig < NSIG; sig++) {
+			if (sigismember(set, sig) == 1)
+				sigdelset(&keep, sig);
+		}
+		sigandset(&now, &old, &keep);
+	}
+	note_mask(&now);
+	if (ret_old)
+		*ret_old = old;
+	return 0;
+}
+
+void mr_guard_note_mask(const sigset_t *mask)
+{
+	if (mask)
+		note_mask(mask);
+	else
+		fault_mask = MASK_UNKNOWN;
 }

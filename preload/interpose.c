@@ -23,6 +23,7 @@
 
 #include "mmapread.h"
 #include "mr_core.h"
+#include "mr_guard.h"
 #include "mr_stats.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -472,4 +473,100 @@ EXPORT FILE *fdopen(int fd, const char *mode)
 {
 	mr_hand_back(fd, MMAPREAD_FB_KERNEL_USE);
 	return REAL_CALL(fdopen, NULL, fd, mode);
+}
+
+/* ---- calls the kernel serves at the current offset -------------------- */
+
+#include <sys/sendfile.h>
+
+EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+	if (!offset)
+		mr_hand_back(in_fd, MMAPREAD_FB_KERNEL_USE);
+	return REAL_CALL(sendfile, -1, out_fd, in_fd, offset, count);
+}
+
+EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset,
+			  size_t count)
+{
+	if (!offset)
+		mr_hand_back(in_fd, MMAPREAD_FB_KERNEL_USE);
+	return REAL_CALL(sendfile, -1, out_fd, in_fd, offset, count);
+}
+
+EXPORT ssize_t splice(int fd_in, off64_t *off_in, int fd_out,
+		      off64_t *off_out, size_t len, unsigned int flags)
+{
+	if (!off_in)
+		mr_hand_back(fd_in, MMAPREAD_FB_KERNEL_USE);
+	return REAL_CALL(splice, -1, fd_in, off_in, fd_out, off_out, len,
+			 flags);
+}
+
+EXPORT ssize_t copy_file_range(int fd_in, off64_t *off_in, int fd_out,
+			       off64_t *off_out, size_t len,
+			       unsigned int flags)
+{
+	if (!off_in)
+		mr_hand_back(fd_in, MMAPREAD_FB_KERNEL_USE);
+	return REAL_CALL(copy_file_range, -1, fd_in, off_in, fd_out, off_out,
+			 len, flags);
+}
+
+/* lockf locks from the current offset, through an fcntl inside libc. */
+EXPORT int lockf(int fd, int cmd, off_t len)
+{
+	mr_sync_offset(fd);
+	return REAL_CALL(lockf, -1, fd, cmd, len);
+}
+
+EXPORT int lockf64(int fd, int cmd, off64_t len)
+{
+	mr_sync_offset(fd);
+	return REAL_CALL(lockf, -1, fd, cmd, len);
+}
+
+/* ---- signal masks: a thread that blocks SIGBUS must not fault --------- */
+
+EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *oldset)
+{
+	return -mr_guard_sigmask(how, set, oldset);
+}
+
+EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *oldset)
+{
+	return (int)CORE(mr_guard_sigmask(how, set, oldset));
+}
+
+/*
+ * Jumping out of a signal handler restores a saved mask inside libc, where
+ * mmapread cannot see it: note the mask the jump will install first.
+ */
+#include <setjmp.h>
+
+static void note_jump_mask(const struct __jmp_buf_tag *env)
+{
+	mr_guard_note_mask(env->__mask_was_saved ? &env->__saved_mask : NULL);
+}
+
+EXPORT __attribute__((noreturn)) void siglongjmp(sigjmp_buf env, int val)
+{
+	note_jump_mask(env);
+	mr_real_table()->siglongjmp(env, val);
+	__builtin_unreachable();
+}
+
+EXPORT __attribute__((noreturn)) void longjmp(jmp_buf env, int val)
+{
+	note_jump_mask(env);
+	mr_real_table()->siglongjmp(env, val);
+	__builtin_unreachable();
+}
+
+EXPORT __attribute__((noreturn)) void __longjmp_chk(jmp_buf env, int val);
+EXPORT __attribute__((noreturn)) void __longjmp_chk(jmp_buf env, int val)
+{
+	note_jump_mask(env);
+	mr_real_table()->longjmp_chk(env, val);
+	__builtin_unreachable();
 }

@@ -47,6 +47,7 @@ void mr_real_init(void)
 	RESOLVE(fcntl, "fcntl");
 	RESOLVE(sigaction, "sigaction");
 	RESOLVE(signal, "signal");
+	RESOLVE(pthread_sigmask, "pthread_sigmask");
 	RESOLVE(fork, "fork");
 	RESOLVE(fork_underscore, "_Fork");
 	RESOLVE(vfork, "vfork");
@@ -61,6 +62,12 @@ void mr_real_init(void)
 	RESOLVE(system, "system");
 	RESOLVE(popen, "popen");
 	RESOLVE(fdopen, "fdopen");
+	RESOLVE(sendfile, "sendfile");
+	RESOLVE(splice, "splice");
+	RESOLVE(copy_file_range, "copy_file_range");
+	RESOLVE(lockf, "lockf");
+	RESOLVE(siglongjmp, "siglongjmp");
+	RESOLVE(longjmp_chk, "__longjmp_chk");
 	atomic_store_explicit(&real_ready, true, memory_order_release);
 	resolving = false;
 }
@@ -238,6 +245,17 @@ const struct mr_real *mr_real_table(void)
 {
 	mr_real_init();
 	return &real;
+}
+
+int mr_real_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	int (*fn)(int, const sigset_t *, sigset_t *) = REAL(pthread_sigmask);
+
+	if (fn)
+		return fn(how, set, old);
+	if (syscall(SYS_rt_sigprocmask, how, set, old, _NSIG / 8) != 0)
+		return errno;
+	return 0;
 }
 
 int mr_sys_fstat(int fd, struct stat *ret_st)

@@ -34,6 +34,7 @@ static const char *const fallback_names[MMAPREAD_FB_COUNT] = {
 	[MMAPREAD_FB_PAST_MAPPING] = "read at or past the mapped end",
 	[MMAPREAD_FB_UNUSUAL_CALL] = "unusual call left to the kernel",
 	[MMAPREAD_FB_BAD_BUFFER] = "bad buffer (EFAULT from the kernel)",
+	[MMAPREAD_FB_SIGNALS_BLOCKED] = "thread blocks SIGBUS or SIGSEGV",
 	[MMAPREAD_FB_KERNEL_USE] = "offset handed back to the kernel",
 	[MMAPREAD_FB_SHARED] = "shared by fork, spawn or exec",
 	[MMAPREAD_FB_TABLE_FULL] = "no memory for the fd table",
@@ -212,7 +213,7 @@ void mr_stats_report_at_exit(void)
 	mr_stats_snapshot(&s);
 	snprintf(detail, sizeof(detail),
 		 "(mmap %llu, munmap %llu, fstat/fstatfs %llu, lseek %llu, "
-		 "sigaction %llu)",
+		 "signals %llu)",
 		 (unsigned long long)load(MR_C_SYS_MMAP),
 		 (unsigned long long)load(MR_C_SYS_MUNMAP),
 		 (unsigned long long)load(MR_C_SYS_FSTAT),

@@ -16,12 +16,14 @@
 #ifndef PROGRAMS_COMMON_H
 #define PROGRAMS_COMMON_H
 
+/* Not every program uses every helper. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -196,6 +198,7 @@ static const char *const fallback_keys[MMAPREAD_FB_COUNT] = {
 	[MMAPREAD_FB_UNUSUAL_CALL] = "unusual_call",
 	[MMAPREAD_FB_BAD_BUFFER] = "bad_buffer",
 	[MMAPREAD_FB_KERNEL_USE] = "kernel_use",
+	[MMAPREAD_FB_SHARED] = "shared",
 	[MMAPREAD_FB_TABLE_FULL] = "table_full",
 };
 
@@ -247,10 +250,13 @@ static void dump_stats(const char *tag)
 		tag, served_total(&s), s.reads_served, s.preads_served,
 		s.readvs_served, s.lseeks_served, s.bytes_served,
 		s.files_mapped);
-	for (int i = 0; i < MMAPREAD_FB_COUNT; i++)
-		fprintf(stderr, " fb.%s=%" PRIu64,
-			fallback_keys[i] ? fallback_keys[i] : "unknown",
-			s.fallbacks[i]);
+	for (int i = 0; i < MMAPREAD_FB_COUNT; i++) {
+		if (fallback_keys[i])
+			fprintf(stderr, " fb.%s=%" PRIu64, fallback_keys[i],
+				s.fallbacks[i]);
+		else
+			fprintf(stderr, " fb.%d=%" PRIu64, i, s.fallbacks[i]);
+	}
 	fputc('\n', stderr);
 }
 
@@ -271,10 +277,13 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 	return remove(path);
 }
 
+static void helper_stop(void);
+
 static void at_exit(void)
 {
 	if (getpid() != main_pid)
 		return;
+	helper_stop();
 	dump_stats("final");
 	if (data_dir_owned)
 		nftw(data_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -383,31 +392,105 @@ static int open_ro(const char *name)
 	return fd;
 }
 
-/* Run /usr/bin/truncate -s size on a data file, in another process. */
+/*
+ * Truncation by another process.
+ *
+ * mmapread hands every description back to the kernel when the program
+ * forks, spawns or execs (its offsets would be shared), so a truncating
+ * process started while a file is mapped would leave nothing mapped to test.
+ * The helper is therefore forked once, before anything is mapped, and waits
+ * on a pipe for orders: "truncate this path to this size". It only reads
+ * the pipe (not a tracked fd) and calls truncate(2).
+ */
+struct helper_order {
+	long long size;
+	char path[4096];
+};
+
+static int helper_cmd = -1, helper_reply = -1;
+static pid_t helper_pid = -1;
+
+static void helper_loop(int cmd, int reply)
+{
+	struct helper_order order;
+
+	for (;;) {
+		size_t got = 0;
+		int err;
+
+		while (got < sizeof(order)) {
+			ssize_t n = read(cmd, (char *)&order + got,
+					 sizeof(order) - got);
+
+			if (n <= 0)
+				_exit(0);
+			got += (size_t)n;
+		}
+		err = truncate(order.path, order.size) == 0 ? 0 : errno;
+		if (write(reply, &err, sizeof(err)) != sizeof(err))
+			_exit(1);
+	}
+}
+
+static void helper_start(void)
+{
+	int cmd[2], reply[2];
+
+	if (helper_pid > 0)
+		return;
+	if (pipe2(cmd, O_CLOEXEC) != 0 || pipe2(reply, O_CLOEXEC) != 0)
+		die("pipe for the helper");
+	fflush(stdout);
+	fflush(stderr);
+	helper_pid = fork();
+	if (helper_pid < 0)
+		die("fork the helper");
+	if (helper_pid == 0) {
+		close(cmd[1]);
+		close(reply[0]);
+		helper_loop(cmd[0], reply[1]);
+	}
+	close(cmd[0]);
+	close(reply[1]);
+	helper_cmd = cmd[1];
+	helper_reply = reply[0];
+}
+
+static void helper_stop(void)
+{
+	int status;
+
+	if (helper_pid <= 0)
+		return;
+	close(helper_cmd);
+	close(helper_reply);
+	waitpid(helper_pid, &status, 0);
+	helper_pid = -1;
+}
+
+/* Truncate a data file to size, done by the helper process. */
 static void truncate_by_other_process(const char *name, long long size)
 {
-	char sz[32];
-	char *argv[5];
-	pid_t pid;
-	int status, err;
+	struct helper_order order;
+	size_t got = 0;
+	int err = 0;
 
-	snprintf(sz, sizeof(sz), "%lld", size);
-	argv[0] = (char *)"truncate";
-	argv[1] = (char *)"-s";
-	argv[2] = sz;
-	argv[3] = (char *)dpath(name);
-	argv[4] = NULL;
-	fflush(stdout);
-	err = posix_spawn(&pid, "/usr/bin/truncate", NULL, NULL, argv, environ);
-	if (err != 0) {
-		errno = err;
-		die("posix_spawn truncate");
+	if (helper_pid <= 0)
+		die("the helper process was not started");
+	memset(&order, 0, sizeof(order));
+	order.size = size;
+	snprintf(order.path, sizeof(order.path), "%s", dpath(name));
+	write_all(helper_cmd, &order, sizeof(order));
+	while (got < sizeof(err)) {
+		ssize_t n = read(helper_reply, (char *)&err + got,
+				 sizeof(err) - got);
+
+		if (n <= 0)
+			die("no reply from the helper");
+		got += (size_t)n;
 	}
-	if (waitpid(pid, &status, 0) != pid)
-		die("waitpid truncate");
-	printf("[another process] truncate -s %lld %s: %s %d\n", size, name,
-	       WIFEXITED(status) ? "exit" : "signal",
-	       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	printf("[another process] truncate(%s, %lld) = %s\n", name, size,
+	       err ? errname(err) : "0");
 }
 
 #endif
