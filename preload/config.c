@@ -94,17 +94,32 @@ static int store(const struct mr_option *opt, char *field, const char *text)
 	return err;
 }
 
+/* The value as it can be shown on one line: control bytes become '?'. */
+static void printable(char *out, size_t cap, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < cap && value[i]; i++)
+		out[i] = (unsigned char)value[i] < 0x20 || value[i] == 0x7f
+				 ? '?'
+				 : value[i];
+	out[i] = '\0';
+}
+
 static void warn(int fd, const struct mr_option *opt, const char *value,
 		 int err)
 {
-	char line[512];
+	char line[512], shown[65];
 	const char *expected = opt->type == MR_OPT_BOOL
 		? "a boolean (1/0, yes/no, on/off, true/false)"
 		: "a size in bytes with an optional K/M/G/T suffix";
-	int len = snprintf(line, sizeof(line),
-			   "mmapread: %s='%.64s' is not valid: expected %s%s; "
+	int len;
+
+	printable(shown, sizeof(shown), value);
+	len = snprintf(line, sizeof(line),
+			   "mmapread: %s='%s' is not valid: expected %s%s; "
 			   "using the default %s\n",
-			   opt->name, value, expected,
+			   opt->name, shown, expected,
 			   err == -ERANGE ? " that fits in 64 bits" : "",
 			   opt->default_text);
 

@@ -452,15 +452,14 @@ done:
  * the next page (which faults if the file now ends before it), or, at the
  * end of the mapping, with fstat. Other bytes are proven by the copy itself.
  */
-static bool tail_is_file(int fd, const struct mr_desc *desc, uint64_t end)
+static bool tail_is_file(int fd, const struct mr_desc *desc, uint64_t end,
+			 unsigned char last_byte)
 {
 	uint64_t next_page = (end + PAGE - 1) / PAGE * PAGE;
 	unsigned char byte;
 	struct stat st;
 
-	if (mr_copy_guarded(&byte, desc->map + end - 1, 1) != 0)
-		return false;
-	if (byte != 0)
+	if (__builtin_expect(last_byte != 0, 1))
 		return true;
 	if (next_page < desc->map_len)
 		return mr_copy_guarded(&byte, desc->map + next_page, 1) == 0;
@@ -494,7 +493,10 @@ static int copy_out(int fd, const struct mr_desc *desc, void *buf,
 {
 	if (mr_copy_guarded(buf, desc->map + pos, n) != 0)
 		return -1;
-	return tail_is_file(fd, desc, (uint64_t)pos + n) ? 0 : -1;
+	return tail_is_file(fd, desc, (uint64_t)pos + n,
+			    ((const unsigned char *)buf)[n - 1])
+		       ? 0
+		       : -1;
 }
 
 /* A read at the description's offset that only the kernel can answer. */
@@ -602,17 +604,21 @@ static int copy_out_iov(int fd, const struct mr_desc *desc,
 			const struct iovec *iov, int64_t pos, size_t n)
 {
 	size_t done = 0;
+	unsigned char last_byte = 0;
 
 	for (int i = 0; done < n; i++) {
 		size_t part = iov[i].iov_len < n - done ? iov[i].iov_len
 							: n - done;
 
-		if (part && mr_copy_guarded(iov[i].iov_base,
-					    desc->map + pos + done, part) != 0)
+		if (!part)
+			continue;
+		if (mr_copy_guarded(iov[i].iov_base, desc->map + pos + done,
+				    part) != 0)
 			return -1;
+		last_byte = ((const unsigned char *)iov[i].iov_base)[part - 1];
 		done += part;
 	}
-	return tail_is_file(fd, desc, (uint64_t)pos + n) ? 0 : -1;
+	return tail_is_file(fd, desc, (uint64_t)pos + n, last_byte) ? 0 : -1;
 }
 
 /* A vectored read that only the kernel can answer; at_offset: readv's. */

@@ -63,18 +63,28 @@ static struct mr_desc *free_pop(void)
 	return desc;
 }
 
-/* Add a chunk; hand one object to the caller and the rest to the pool. */
+/*
+ * Add a chunk; hand one object to the caller and the rest to the pool. The
+ * chunk's number is claimed only once its memory is there, so a failed
+ * mmap costs nothing and the pool grows again when memory comes back.
+ */
 static struct mr_desc *pool_grow(void)
 {
-	uint32_t chunk_no = atomic_fetch_add(&pool_chunks_used, 1);
 	struct mr_desc *chunk;
+	uint32_t chunk_no;
 
-	if (chunk_no >= POOL_MAX_CHUNKS)
-		return NULL;
 	chunk = mmap(NULL, POOL_CHUNK * sizeof(*chunk), PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (chunk == MAP_FAILED)
 		return NULL;
+	chunk_no = atomic_load(&pool_chunks_used);
+	do {
+		if (chunk_no >= POOL_MAX_CHUNKS) {
+			munmap(chunk, POOL_CHUNK * sizeof(*chunk));
+			return NULL;
+		}
+	} while (!atomic_compare_exchange_weak(&pool_chunks_used, &chunk_no,
+					       chunk_no + 1));
 	for (uint32_t i = 0; i < POOL_CHUNK; i++)
 		chunk[i].pool_index = chunk_no * POOL_CHUNK + i;
 	atomic_store_explicit(&pool_chunks[chunk_no], chunk,

@@ -364,6 +364,31 @@ static void test_config_long_value_one_line(void **state)
 	assert_true(strncmp(warnings, "mmapread: MMAPREAD_STATS", 24) == 0);
 }
 
+/*
+ * A value may hold a newline (MMAPREAD_STATS=$'1\n' from a script). The
+ * warning must still be the one line mr_config.h promises, all of it
+ * prefixed, so that nothing that looks like a second message of ours (or
+ * anyone's) reaches stderr.
+ */
+static void test_config_bad_value_newline_one_line(void **state)
+{
+	static const char *const env[] = {
+		"MMAPREAD_STATS=1\nmmapread: all good", NULL
+	};
+	struct mr_config cfg;
+	char warnings[1024];
+	size_t len;
+
+	(void)state;
+	assert_int_equal(load(env, &cfg, warnings, sizeof(warnings)), 1);
+	assert_false(cfg.stats);
+	print_message("warning: %s", warnings);
+	len = strlen(warnings);
+	assert_true(len > 0);
+	assert_int_equal(warnings[len - 1], '\n');
+	assert_int_equal(count_lines(warnings), 1);
+}
+
 static void test_config_no_warn_fd(void **state)
 {
 	static const char *const env[] = { "MMAPREAD_STATS=maybe",
@@ -463,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_config_every_bad_value_counted),
 		cmocka_unit_test(test_config_overflow_warns),
 		cmocka_unit_test(test_config_long_value_one_line),
+		cmocka_unit_test(test_config_bad_value_newline_one_line),
 		cmocka_unit_test(test_config_no_warn_fd),
 		cmocka_unit_test(test_options_table),
 		cmocka_unit_test(test_options_defaults_loaded),

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 /* Seconds a child may take before SIGALRM kills it (a fault loop, say). */
-#define UNIT_CHILD_TIMEOUT 20
+#define UNIT_CHILD_TIMEOUT 10
 
 /* Failure inside a child: say where on stderr and exit with status 1. */
 #define CHILD_ASSERT(cond)                                                  \
