@@ -38,6 +38,9 @@ enum mmapread_fallback {
 	MMAPREAD_FB_SIGNALS_BLOCKED, /* thread blocks SIGBUS/SIGSEGV */
 	MMAPREAD_FB_KERNEL_USE,    /* the kernel took over the offset (fdopen…) */
 	MMAPREAD_FB_SHARED,        /* shared with a child or a new image */
+	MMAPREAD_FB_STDIN_STDIO,   /* fd 0 with stdin's FILE already reading */
+	MMAPREAD_FB_BUDGET,        /* mapping budget spent (count, RLIMIT_AS) */
+	MMAPREAD_FB_INTERRUPTED,   /* a signal handler met the decision */
 	MMAPREAD_FB_TABLE_FULL,    /* no memory for the fd table */
 	MMAPREAD_FB_COUNT
 };

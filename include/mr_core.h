@@ -48,6 +48,13 @@ void mr_hand_back_all(enum mmapread_fallback reason);
  */
 void mr_hand_back(int fd, enum mmapread_fallback reason);
 
+/*
+ * fdopen: stdio owns the fd from now on, and fclose will close it inside
+ * libc where no preload sees it: hand the description back and stop
+ * tracking the fd, so that no stale entry outlives it.
+ */
+void mr_give_to_stdio(int fd);
+
 /* Bring the kernel's offset up to date, for one call that reads it. */
 void mr_sync_offset(int fd);
 

@@ -29,7 +29,19 @@ enum mr_state {
 	MR_MAPPED,
 	/* Kernel owns the offset for good; reads pass through. */
 	MR_PASSTHROUGH,
+	/* Between MAPPED and PASSTHROUGH: the offset is frozen and being
+	 * written back; calls wait for it before going to the kernel. */
+	MR_HANDING_BACK,
 };
+
+/*
+ * The offset word: the offset in the low 62 bits (mapped descriptions only
+ * ever hold offsets below 2^62; larger ones are handed to the kernel) and
+ * MR_OFFSET_FROZEN once the offset is being handed back, so that no
+ * reservation can slip in after it was read for the write-back.
+ */
+#define MR_OFFSET_FROZEN (1ull << 63)
+#define MR_OFFSET_LIMIT (1ull << 62)
 
 struct mr_desc {
 	_Atomic uint32_t refs;
@@ -39,12 +51,15 @@ struct mr_desc {
 	_Atomic int state;              /* enum mr_state */
 	_Atomic int deciding;           /* one thread runs the policy */
 	_Atomic int inflight;           /* calls moving the kernel offset */
+	/* Handed back after being mapped, for a reason that leaves the
+	 * mapping good for pread()s, which never touch the offset. */
+	_Atomic bool positional_ok;
 	int open_flags;
 
 	/* MR_MAPPED only: valid from before state is published. */
 	const unsigned char *map;
 	size_t map_len;                 /* file size when mapped */
-	_Atomic int64_t offset;         /* the description's file offset */
+	_Atomic uint64_t offset;        /* the offset word, see above */
 
 	/* MR_WATCHING: what the program has done so far. */
 	_Atomic uint32_t watched_reads;
@@ -65,5 +80,13 @@ void mr_desc_put(struct mr_desc *desc);
 
 /* Objects in the pool that are alive now (for tests and leak checks). */
 uint32_t mr_desc_live_count(void);
+
+/*
+ * Reserve room for a mapping of len bytes within the process-wide budget
+ * (count_cap mappings, byte_cap bytes; 0: no byte cap). The reservation is
+ * returned when the description holding the mapping is recycled.
+ */
+bool mr_desc_budget_take(size_t len, uint32_t count_cap, uint64_t byte_cap);
+void mr_desc_budget_return(size_t len);
 
 #endif

@@ -28,6 +28,13 @@ int mr_guard_arm(void);
 /* Whether sigaction() on sig is being answered by mr_guard_sigaction(). */
 bool mr_guard_intercepts(int sig);
 
+/* In a fork child: no writer of the recorded actions exists any more. */
+void mr_guard_after_fork_in_child(void);
+
+/* Around exec: an ignored SIGBUS/SIGSEGV must stay ignored in the image. */
+void mr_guard_before_exec(void);
+void mr_guard_after_failed_exec(void);
+
 /* sigaction() for a signal the guard intercepts: 0 or -errno. */
 int mr_guard_sigaction(int sig, const struct sigaction *act,
 		       struct sigaction *ret_oldact);

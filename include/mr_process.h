@@ -19,4 +19,7 @@ void mr_after_fork_in_child(void);
 /* Before every exec: as above, and the report of the image about to go. */
 void mr_before_exec(void);
 
+/* When an exec returned (it failed): the process goes on. */
+void mr_after_failed_exec(void);
+
 #endif

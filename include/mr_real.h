@@ -64,6 +64,16 @@ struct mr_real {
 				   unsigned int flags);
 	int (*lockf)(int fd, int cmd, off_t len);
 	void (*siglongjmp)(void *env, int val);
+	__sighandler_t (*bsd_signal)(int sig, __sighandler_t handler);
+	__sighandler_t (*ssignal)(int sig, __sighandler_t handler);
+	__sighandler_t (*sysv_signal)(int sig, __sighandler_t handler);
+	__sighandler_t (*sigset)(int sig, __sighandler_t disp);
+	int (*sighold)(int sig);
+	int (*sigrelse)(int sig);
+	int (*sigblock)(int mask);
+	int (*sigsetmask)(int mask);
+	int (*setcontext)(const void *ucp);
+	int (*swapcontext)(void *oucp, const void *ucp);
 	void (*longjmp_chk)(void *env, int val);
 	int (*sigaction)(int sig, const struct sigaction *act,
 			 struct sigaction *oldact);

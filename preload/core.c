@@ -20,7 +20,9 @@
 #include <linux/magic.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -42,6 +44,23 @@
 
 #define PAGE 4096u
 
+/* Returned by the serving functions: the description is the kernel's now,
+ * so the caller drops its reference and makes the real call. */
+#define MR_PASS (-100000)
+
+/* Spins before a wait gives up: longer than any decision or hand-back
+ * takes, short enough not to matter when the thread waited for is the one
+ * this signal handler interrupted. */
+#define SETTLE_SPINS 20000
+
+/* At most this many files mapped at once, well within vm.max_map_count
+ * (65530 by default) so that the program's own mappings never run out. */
+#define MAPPINGS_MAX 4096u
+
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC 0x65735546
+#endif
+
 static long kernel_result(long ret)
 {
 	return ret < 0 ? -errno : ret;
@@ -49,9 +68,12 @@ static long kernel_result(long ret)
 
 void mr_core_init(void)
 {
+	int saved_errno = errno;
+
 	mr_real_init();
 	mr_config_init();
 	mr_stats_note_stderr();
+	errno = saved_errno;
 }
 
 __attribute__((constructor)) static void mr_constructor(void)
@@ -164,39 +186,99 @@ int mr_dup3(int oldfd, int newfd, int flags)
 /* ---- handing the offset back to the kernel ---------------------------- */
 
 /*
- * From now on the kernel owns this description's offset: write ours back
- * if we held it. The mapping stays until the last reference goes, since
- * another thread may be copying from it right now.
+ * Wait (bounded) until no decision and no hand-back is under way. Returns
+ * false on timeout: the thread being waited for may be the very one this
+ * signal handler interrupted, which cannot finish until we return.
  */
+static __thread bool settling_here; /* this thread decides or hands back */
+
+static bool wait_settled(struct mr_desc *desc)
+{
+	/* A signal handler on the thread that is deciding or handing back
+	 * would wait for itself. */
+	if (settling_here)
+		return false;
+	for (int spin = 0; spin < SETTLE_SPINS; spin++) {
+		if (!atomic_load(&desc->deciding) &&
+		    atomic_load(&desc->state) != MR_HANDING_BACK)
+			return true;
+		__builtin_ia32_pause();
+	}
+	return false;
+}
+
+/*
+ * From now on the kernel owns this description's offset. If we held it,
+ * freeze the offset word (no reservation can follow), write it back, and
+ * only then let calls through: a reader that lost the race waits for the
+ * write-back instead of reading at a stale kernel offset. A caller that
+ * knows the kernel's answer for its own reservation passes that as
+ * `replacement` for the value `expected`. The mapping stays until the last
+ * reference goes, since another thread may be copying from it right now.
+ */
+static void surrender_at(int fd, struct mr_desc *desc,
+			 enum mmapread_fallback reason, uint64_t expected,
+			 uint64_t replacement)
+{
+	int was = atomic_load(&desc->state);
+	uint64_t word;
+
+	do {
+		if (was == MR_PASSTHROUGH || was == MR_HANDING_BACK)
+			return;
+	} while (!atomic_compare_exchange_weak(
+		&desc->state, &was,
+		was == MR_MAPPED ? MR_HANDING_BACK : MR_PASSTHROUGH));
+	mr_count_fallback(reason);
+	if (was != MR_MAPPED)
+		return;
+	settling_here = true;
+	word = atomic_fetch_or(&desc->offset, MR_OFFSET_FROZEN);
+	mr_sys_lseek(fd, (off_t)(word == expected ? replacement : word),
+		     SEEK_SET);
+	mr_count(MR_C_SYS_LSEEK, 1);
+	/* O_DIRECT has alignment rules, and a shrunken file a mapping that
+	 * is too long: pread()s go to the kernel then too. */
+	atomic_store(&desc->positional_ok, reason != MMAPREAD_FB_O_DIRECT &&
+						   reason != MMAPREAD_FB_TRUNCATED);
+	atomic_store_explicit(&desc->state, MR_PASSTHROUGH,
+			      memory_order_release);
+	settling_here = false;
+}
+
 static void surrender(int fd, struct mr_desc *desc,
 		      enum mmapread_fallback reason)
 {
-	int was = atomic_exchange(&desc->state, MR_PASSTHROUGH);
+	surrender_at(fd, desc, reason, MR_OFFSET_FROZEN, 0);
+}
 
-	if (was == MR_MAPPED) {
-		mr_sys_lseek(fd, atomic_load(&desc->offset), SEEK_SET);
-		mr_count(MR_C_SYS_LSEEK, 1);
-	}
-	if (was != MR_PASSTHROUGH)
-		mr_count_fallback(reason);
+/* Surrender, and tell the caller to make the call through the kernel. */
+static ssize_t to_kernel(int fd, struct mr_desc *desc,
+			 enum mmapread_fallback reason)
+{
+	surrender(fd, desc, reason);
+	return MR_PASS;
 }
 
 static void hand_back(int fd, struct mr_desc *desc, void *reason)
 {
-	if (atomic_load(&desc->state) != MR_PASSTHROUGH)
-		surrender(fd, desc, *(enum mmapread_fallback *)reason);
+	surrender(fd, desc, *(enum mmapread_fallback *)reason);
 }
 
 void mr_sync_offset(int fd)
 {
 	int saved_errno = errno;
 	struct mr_desc *desc = mr_fdtable_acquire(fd);
+	uint64_t word;
 
 	if (!desc)
 		return;
 	if (atomic_load(&desc->state) == MR_MAPPED) {
-		mr_sys_lseek(fd, atomic_load(&desc->offset), SEEK_SET);
-		mr_count(MR_C_SYS_LSEEK, 1);
+		word = atomic_load(&desc->offset);
+		if (!(word & MR_OFFSET_FROZEN)) {
+			mr_sys_lseek(fd, (off_t)word, SEEK_SET);
+			mr_count(MR_C_SYS_LSEEK, 1);
+		}
 	}
 	mr_desc_put(desc);
 	errno = saved_errno;
@@ -208,10 +290,16 @@ void mr_hand_back(int fd, enum mmapread_fallback reason)
 	struct mr_desc *desc = mr_fdtable_acquire(fd);
 
 	if (desc) {
-		hand_back(fd, desc, &reason);
+		surrender(fd, desc, reason);
 		mr_desc_put(desc);
 	}
 	errno = saved_errno;
+}
+
+void mr_give_to_stdio(int fd)
+{
+	mr_hand_back(fd, MMAPREAD_FB_KERNEL_USE);
+	mr_fdtable_forget(fd);
 }
 
 void mr_hand_back_all(enum mmapread_fallback reason)
@@ -222,14 +310,8 @@ void mr_hand_back_all(enum mmapread_fallback reason)
 	errno = saved_errno;
 }
 
-static void give_up(struct mr_desc *desc, enum mmapread_fallback reason)
-{
-	atomic_store(&desc->state, MR_PASSTHROUGH);
-	mr_count_fallback(reason);
-}
-
 /* Record locks whose range starts at the current offset. */
-static bool lock_at_offset(int cmd, const void *arg)
+static bool is_lock_command(int cmd)
 {
 	switch (cmd) {
 	case F_GETLK:
@@ -238,7 +320,7 @@ static bool lock_at_offset(int cmd, const void *arg)
 	case F_OFD_GETLK:
 	case F_OFD_SETLK:
 	case F_OFD_SETLKW:
-		return arg && ((const struct flock *)arg)->l_whence == SEEK_CUR;
+		return true;
 	default:
 		return false;
 	}
@@ -246,10 +328,11 @@ static bool lock_at_offset(int cmd, const void *arg)
 
 int mr_fcntl(int fd, int cmd, void *arg)
 {
-	struct mr_desc *desc;
 	int ret;
 
-	if (lock_at_offset(cmd, arg))
+	/* A lock may be relative to SEEK_CUR: the kernel needs our offset.
+	 * The program's struct is not read here (the kernel checks it). */
+	if (is_lock_command(cmd))
 		mr_sync_offset(fd);
 	ret = mr_real_fcntl(fd, cmd, arg);
 	if (ret < 0)
@@ -261,12 +344,14 @@ int mr_fcntl(int fd, int cmd, void *arg)
 		break;
 	case F_SETFL:
 		/* O_DIRECT reads have alignment rules a copy would ignore. */
-		if (!((long)arg & O_DIRECT))
-			break;
-		desc = mr_fdtable_acquire(fd);
-		if (desc) {
-			surrender(fd, desc, MMAPREAD_FB_O_DIRECT);
-			mr_desc_put(desc);
+		if ((long)arg & O_DIRECT) {
+			struct mr_desc *desc = mr_fdtable_acquire(fd);
+
+			if (desc) {
+				atomic_store(&desc->positional_ok, false);
+				surrender(fd, desc, MMAPREAD_FB_O_DIRECT);
+				mr_desc_put(desc);
+			}
 		}
 		break;
 	default:
@@ -305,33 +390,52 @@ void mr_closefrom(int lowfd)
 	mr_real_closefrom(lowfd);
 }
 
+static void give_up(struct mr_desc *desc, enum mmapread_fallback reason)
+{
+	int watching = MR_WATCHING;
+
+	if (atomic_compare_exchange_strong(&desc->state, &watching,
+					   MR_PASSTHROUGH))
+		mr_count_fallback(reason);
+}
+
 /* ---- deciding to map -------------------------------------------------- */
 
 /*
  * Calls that move the kernel's offset while WATCHING announce themselves
  * in inflight, so that the decision never snapshots an offset that a
- * concurrent read is about to change (a Dekker pair with decide()).
+ * concurrent read is about to change (a Dekker pair with decide()), and
+ * re-check the state: a decision may have completed in between.
  */
 static bool watch_enter(struct mr_desc *desc)
 {
 	atomic_fetch_add(&desc->inflight, 1);
-	if (!atomic_load(&desc->deciding))
+	if (!atomic_load(&desc->deciding) &&
+	    atomic_load(&desc->state) == MR_WATCHING)
 		return true;
 	atomic_fetch_sub(&desc->inflight, 1);
 	return false;
 }
 
-static void watch_leave(struct mr_desc *desc)
+static void watch_leave(struct mr_desc **desc)
 {
-	atomic_fetch_sub(&desc->inflight, 1);
+	atomic_fetch_sub(&(*desc)->inflight, 1);
 }
 
-/* Wait out another thread's decision; bounded, for signal handlers. */
-static void wait_decided(struct mr_desc *desc)
+/*
+ * A decision this thread cannot wait out (a signal handler interrupted
+ * it): give the description to the kernel so the call can go ahead; the
+ * decision's own publication will then fail and undo its mapping.
+ */
+static void settle_or_give_up(struct mr_desc *desc)
 {
-	for (int spin = 0; spin < 1000000 && atomic_load(&desc->deciding);
-	     spin++)
-		__builtin_ia32_pause();
+	int watching = MR_WATCHING;
+
+	if (wait_settled(desc))
+		return;
+	if (atomic_compare_exchange_strong(&desc->state, &watching,
+					   MR_PASSTHROUGH))
+		mr_count_fallback(MMAPREAD_FB_INTERRUPTED);
 }
 
 static bool pseudo_filesystem(int fd)
@@ -352,10 +456,48 @@ static bool pseudo_filesystem(int fd)
 	case EFIVARFS_MAGIC:
 	case BPF_FS_MAGIC:
 	case 0x62656570: /* configfs */
+	/* FUSE files may be synthetic or direct-I/O: their page cache need
+	 * not be what read() returns. */
+	case FUSE_SUPER_MAGIC:
 		return true;
 	default:
 		return false;
 	}
+}
+
+/*
+ * A description that fd 0 refers to while stdin's FILE already holds
+ * input: stdio reads fd 0 inside libc at the kernel's offset, which a
+ * mapping would leave behind.
+ */
+static bool stdin_in_use(struct mr_desc *desc)
+{
+	struct mr_desc *at_zero = mr_fdtable_acquire(0);
+	bool in_use;
+
+	if (!at_zero)
+		return false;
+	in_use = at_zero == desc && stdin && stdin->_IO_read_base;
+	mr_desc_put(at_zero);
+	return in_use;
+}
+
+/* The byte budget for mappings: a quarter of RLIMIT_AS, read once. */
+static uint64_t mapping_byte_cap(void)
+{
+	static _Atomic uint64_t cap = UINT64_MAX;
+	uint64_t known = atomic_load_explicit(&cap, memory_order_relaxed);
+	struct rlimit limit;
+
+	if (known != UINT64_MAX)
+		return known;
+	mr_count(MR_C_SYS_FSTAT, 1);
+	known = getrlimit(RLIMIT_AS, &limit) == 0 &&
+				limit.rlim_cur != RLIM_INFINITY
+			? limit.rlim_cur / 4
+			: 0;
+	atomic_store_explicit(&cap, known, memory_order_relaxed);
+	return known;
 }
 
 /* Count a small request; true once the policy should look at the file. */
@@ -373,10 +515,11 @@ static bool note_request(struct mr_desc *desc, size_t count)
 /*
  * Examine the file and either map it or give it to the kernel for good.
  * Returns false when another thread got in the way; the caller carries on
- * unmapped and a later call tries again.
+ * unmapped and a later call tries again. Keeps errno as it was.
  */
 static bool decide(int fd, struct mr_desc *desc, bool positional)
 {
+	int saved_errno = errno, watching = MR_WATCHING;
 	struct mr_file_facts facts;
 	enum mmapread_fallback reason;
 	struct stat st;
@@ -390,6 +533,7 @@ static bool decide(int fd, struct mr_desc *desc, bool positional)
 		atomic_store(&desc->deciding, 0);
 		return false;
 	}
+	settling_here = true;
 	if (atomic_load(&desc->state) != MR_WATCHING)
 		goto done;
 	mr_count(MR_C_SYS_FSTAT, 1);
@@ -422,25 +566,169 @@ static bool decide(int fd, struct mr_desc *desc, bool positional)
 		give_up(desc, MMAPREAD_FB_PSEUDO_FS);
 		goto done;
 	}
+	if (stdin_in_use(desc)) {
+		give_up(desc, MMAPREAD_FB_STDIN_STDIO);
+		goto done;
+	}
 	if (mr_guard_arm() != 0) {
 		give_up(desc, MMAPREAD_FB_MMAP_FAILED);
+		goto done;
+	}
+	if (!mr_desc_budget_take((size_t)st.st_size, MAPPINGS_MAX,
+				 mapping_byte_cap())) {
+		give_up(desc, MMAPREAD_FB_BUDGET);
 		goto done;
 	}
 	mr_count(MR_C_SYS_MMAP, 1);
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
+		mr_desc_budget_return((size_t)st.st_size);
 		give_up(desc, MMAPREAD_FB_MMAP_FAILED);
 		goto done;
 	}
 	desc->map = map;
 	desc->map_len = (size_t)st.st_size;
-	atomic_store(&desc->offset, pos);
-	atomic_store_explicit(&desc->state, MR_MAPPED, memory_order_release);
+	atomic_store(&desc->offset, (uint64_t)pos);
+	/* Published only if nobody handed the description back meanwhile
+	 * (a fork, fdopen or sendfile in another thread). */
+	if (!atomic_compare_exchange_strong_explicit(
+		    &desc->state, &watching, MR_MAPPED, memory_order_release,
+		    memory_order_relaxed)) {
+		munmap(map, (size_t)st.st_size);
+		mr_count(MR_C_SYS_MUNMAP, 1);
+		mr_desc_budget_return((size_t)st.st_size);
+		desc->map = NULL;
+		desc->map_len = 0;
+		goto done;
+	}
 	mr_count(MR_C_FILES_MAPPED, 1);
 	mr_count(MR_C_BYTES_MAPPED, (uint64_t)st.st_size);
 done:
 	atomic_store(&desc->deciding, 0);
+	settling_here = false;
+	errno = saved_errno;
 	return true;
+}
+
+enum read_kind { READ_PLAIN, READ_POSITIONAL, READ_VECTOR, READ_VECTOR_POS };
+
+struct read_call {
+	enum read_kind kind;
+	void *buf;
+	size_t count;
+	const struct iovec *iov;
+	int iovcnt;
+	int64_t pos;
+	int flags;
+};
+
+static bool moves_offset(const struct read_call *call)
+{
+	return call->kind == READ_PLAIN || call->kind == READ_VECTOR ||
+	       (call->kind == READ_VECTOR_POS && call->pos == -1);
+}
+
+static ssize_t pass_through(int fd, const struct read_call *call)
+{
+	ssize_t ret;
+
+	switch (call->kind) {
+	case READ_PLAIN:
+		ret = mr_real_read(fd, call->buf, call->count);
+		break;
+	case READ_POSITIONAL:
+		ret = mr_real_pread(fd, call->buf, call->count, call->pos);
+		break;
+	case READ_VECTOR:
+		ret = mr_real_readv(fd, call->iov, call->iovcnt);
+		break;
+	default:
+		ret = mr_real_preadv2(fd, call->iov, call->iovcnt, call->pos,
+				      call->flags);
+		break;
+	}
+	return ret < 0 ? -errno : ret;
+}
+
+/*
+ * An offset-moving call that only the kernel can answer, asked at the
+ * description's offset as a positional call. Calls the kernel refuses
+ * (a bad buffer or iovec, too many vectors) never move an offset and are
+ * exact as they are; a call that reads something moves ours by a
+ * compare-and-swap, and if another reader got in between, the description
+ * goes to the kernel for the calls after this one.
+ */
+static ssize_t kernel_at_offset(int fd, struct mr_desc *desc,
+				const struct read_call *call,
+				enum mmapread_fallback reason)
+{
+	uint64_t word = atomic_load(&desc->offset);
+	ssize_t ret;
+
+	if (word & MR_OFFSET_FROZEN)
+		return MR_PASS;
+	if (call->kind == READ_PLAIN)
+		ret = mr_real_pread(fd, call->buf, call->count, (off_t)word);
+	else
+		ret = mr_real_preadv2(fd, call->iov, call->iovcnt,
+				      (off_t)word, call->flags);
+	if (ret < 0)
+		return -errno;
+	mr_count_fallback(reason);
+	if (ret > 0 && !atomic_compare_exchange_strong(&desc->offset, &word,
+							word + (uint64_t)ret))
+		surrender(fd, desc, reason);
+	return ret;
+}
+
+/*
+ * An offset-moving read of a known size that the kernel must answer (it
+ * reaches past the mapping, or this thread may not fault). What the
+ * mapping says is there is reserved first, as for a served read, so that
+ * concurrent readers start after it and a concurrent lseek never sees the
+ * offset move back; the kernel's answer then differs from that only if
+ * the file grew or shrank, and the offset is adjusted to it. If another
+ * reader reserved meanwhile, the description goes to the kernel for good,
+ * as it does for a read that starts at or past the mapped end.
+ */
+static ssize_t kernel_read_reserved(int fd, struct mr_desc *desc,
+				    const struct read_call *call, size_t want,
+				    enum mmapread_fallback reason)
+{
+	uint64_t word = atomic_load(&desc->offset), expect, expected_end, got;
+	ssize_t ret;
+
+	for (;;) {
+		if (word & MR_OFFSET_FROZEN)
+			return MR_PASS;
+		if (word + want >= MR_OFFSET_LIMIT)
+			return to_kernel(fd, desc, reason);
+		expect = word < desc->map_len ? desc->map_len - word : 0;
+		if (expect > want)
+			expect = want;
+		/* Nothing of it is mapped: whatever is there now (the file
+		 * grew), only the kernel's position lock hands it out
+		 * exactly once among concurrent readers. */
+		if (!expect)
+			return to_kernel(fd, desc, reason);
+		if (atomic_compare_exchange_weak(&desc->offset, &word,
+						 word + expect))
+			break;
+	}
+	if (call->kind == READ_PLAIN)
+		ret = mr_real_pread(fd, call->buf, call->count, (off_t)word);
+	else
+		ret = mr_real_preadv2(fd, call->iov, call->iovcnt,
+				      (off_t)word, call->flags);
+	/* An error moves nothing: the reservation goes back whole. */
+	got = ret > 0 ? (uint64_t)ret : 0;
+	expected_end = word + expect;
+	if (got != expect &&
+	    !atomic_compare_exchange_strong(&desc->offset, &expected_end,
+					    word + got))
+		surrender(fd, desc, reason);
+	mr_count_fallback(reason);
+	return ret < 0 ? -errno : ret;
 }
 
 /* ---- serving from the mapping ----------------------------------------- */
@@ -467,84 +755,97 @@ static bool tail_is_file(int fd, const struct mr_desc *desc, uint64_t end,
 	return mr_sys_fstat(fd, &st) == 0 && (uint64_t)st.st_size >= end;
 }
 
-/*
- * A copy faulted or its tail is not in the file any more: let the kernel
- * answer the same request (data, a short count, or EFAULT for a bad
- * buffer), then stop serving the file if it shrank under the mapping.
- */
-static ssize_t recover(int fd, struct mr_desc *desc, ssize_t kernel_ret,
-		       int kernel_errno)
+/* Whether the file shrank below the mapping (then it must pass through). */
+static bool shrank(int fd, const struct mr_desc *desc)
 {
 	struct stat st;
-	bool shrank;
 
 	mr_count(MR_C_SYS_FSTAT, 1);
-	shrank = mr_sys_fstat(fd, &st) != 0 ||
-		 (uint64_t)st.st_size < desc->map_len;
-	if (shrank)
-		surrender(fd, desc, MMAPREAD_FB_TRUNCATED);
-	else
+	return mr_sys_fstat(fd, &st) != 0 ||
+	       (uint64_t)st.st_size < desc->map_len;
+}
+
+/*
+ * A copy for [pos, pos + reserved) faulted, or its tail is not in the file
+ * any more: the kernel answers the same request (data, a short count, or
+ * EFAULT for a bad buffer), and the offset ends where the kernel's read
+ * would have left it. A file that shrank passes through from now on.
+ */
+static ssize_t recover(int fd, struct mr_desc *desc, ssize_t kernel_ret,
+		       int kernel_errno, bool at_offset, uint64_t pos,
+		       size_t reserved)
+{
+	uint64_t reserved_end = pos + reserved;
+	uint64_t kernel_end = pos + (kernel_ret > 0 ? (uint64_t)kernel_ret : 0);
+
+	if (shrank(fd, desc)) {
+		atomic_store(&desc->positional_ok, false);
+		if (at_offset)
+			surrender_at(fd, desc, MMAPREAD_FB_TRUNCATED,
+				     reserved_end, kernel_end);
+		else
+			surrender(fd, desc, MMAPREAD_FB_TRUNCATED);
+	} else {
+		if (at_offset)
+			atomic_compare_exchange_strong(&desc->offset,
+						       &reserved_end,
+						       kernel_end);
 		mr_count_fallback(MMAPREAD_FB_BAD_BUFFER);
+	}
 	return kernel_ret < 0 ? -kernel_errno : kernel_ret;
 }
 
 static int copy_out(int fd, const struct mr_desc *desc, void *buf,
-		    int64_t pos, size_t n)
+		    uint64_t pos, size_t n)
 {
 	if (mr_copy_guarded(buf, desc->map + pos, n) != 0)
 		return -1;
-	return tail_is_file(fd, desc, (uint64_t)pos + n,
+	return tail_is_file(fd, desc, pos + n,
 			    ((const unsigned char *)buf)[n - 1])
 		       ? 0
 		       : -1;
 }
 
-/* A read at the description's offset that only the kernel can answer. */
-static ssize_t kernel_read_at_offset(int fd, struct mr_desc *desc, void *buf,
-				     size_t count,
-				     enum mmapread_fallback reason)
+/*
+ * Reserve [pos, pos + want) of the offset, so that concurrent readers of
+ * one description each get their own bytes, as the kernel gives them.
+ * false: the offset is frozen or the span is not inside the mapping.
+ */
+static bool reserve(struct mr_desc *desc, size_t want, uint64_t *ret_pos)
 {
-	int64_t pos = atomic_load(&desc->offset);
-	ssize_t ret = mr_real_pread(fd, buf, count, pos);
+	uint64_t word = atomic_load(&desc->offset);
 
-	if (ret < 0)
-		return -errno;
-	atomic_fetch_add(&desc->offset, ret);
-	mr_count_fallback(reason);
-	return ret;
+	do {
+		if ((word & MR_OFFSET_FROZEN) ||
+		    !mr_span_inside((int64_t)word, want, desc->map_len))
+			return false;
+	} while (!atomic_compare_exchange_weak(&desc->offset, &word,
+					       word + want));
+	*ret_pos = word;
+	return true;
 }
 
-static ssize_t serve_read(int fd, struct mr_desc *desc, void *buf,
-			  size_t count)
+static ssize_t serve_read(int fd, struct mr_desc *desc,
+			  const struct read_call *call)
 {
+	void *buf = call->buf;
+	size_t count = call->count;
 	size_t want = mr_clamp_rw(count);
-	int64_t pos;
+	uint64_t pos;
 	ssize_t ret;
-	int err;
 
 	/* The kernel checks the buffer's range even for a count of 0. */
 	if (!mr_user_range_ok(buf, count))
-		return kernel_read_at_offset(fd, desc, buf, count,
-					     MMAPREAD_FB_UNUSUAL_CALL);
+		return kernel_at_offset(fd, desc, call,
+					MMAPREAD_FB_UNUSUAL_CALL);
 	if (count == 0)
 		return 0;
-	/* Reserve [pos, pos + want) so concurrent readers of one
-	 * description each get their own bytes, as the kernel gives them. */
-	pos = atomic_load(&desc->offset);
-	do {
-		if (!mr_span_inside(pos, want, desc->map_len))
-			return kernel_read_at_offset(fd, desc, buf, count,
-						     MMAPREAD_FB_PAST_MAPPING);
-	} while (!atomic_compare_exchange_weak(&desc->offset, &pos,
-					       pos + (int64_t)want));
+	if (!reserve(desc, want, &pos))
+		return kernel_read_reserved(fd, desc, call, want,
+					    MMAPREAD_FB_PAST_MAPPING);
 	if (copy_out(fd, desc, buf, pos, want) != 0) {
-		int64_t reserved_end = pos + (int64_t)want;
-
-		ret = mr_real_pread(fd, buf, count, pos);
-		err = errno;
-		atomic_compare_exchange_strong(&desc->offset, &reserved_end,
-					       pos + (ret > 0 ? ret : 0));
-		return recover(fd, desc, ret, err);
+		ret = mr_real_pread(fd, buf, count, (off_t)pos);
+		return recover(fd, desc, ret, errno, true, pos, want);
 	}
 	mr_count(MR_C_READS_SERVED, 1);
 	mr_count(MR_C_BYTES_SERVED, want);
@@ -557,42 +858,50 @@ static ssize_t serve_pread(int fd, struct mr_desc *desc, void *buf,
 	size_t want = mr_clamp_rw(count);
 	ssize_t ret;
 
-	if (count == 0 && mr_user_range_ok(buf, 0))
-		return 0;
-	if (!mr_user_range_ok(buf, count) ||
-	    !mr_span_inside(pos, want, desc->map_len)) {
-		ret = mr_real_pread(fd, buf, count, pos);
-		if (ret < 0)
-			return -errno;
-		mr_count_fallback(mr_user_range_ok(buf, count)
-					  ? MMAPREAD_FB_PAST_MAPPING
-					  : MMAPREAD_FB_UNUSUAL_CALL);
-		return ret;
+	if (!mr_user_range_ok(buf, count)) {
+		mr_count_fallback(MMAPREAD_FB_UNUSUAL_CALL);
+		return MR_PASS;
 	}
-	if (copy_out(fd, desc, buf, pos, want) != 0) {
+	if (count == 0)
+		return 0;
+	if (!mr_span_inside(pos, want, desc->map_len)) {
+		mr_count_fallback(MMAPREAD_FB_PAST_MAPPING);
+		return MR_PASS;
+	}
+	if (copy_out(fd, desc, buf, (uint64_t)pos, want) != 0) {
 		ret = mr_real_pread(fd, buf, count, pos);
-		return recover(fd, desc, ret, errno);
+		return recover(fd, desc, ret, errno, false, (uint64_t)pos,
+			       want);
 	}
 	mr_count(MR_C_PREADS_SERVED, 1);
 	mr_count(MR_C_BYTES_SERVED, want);
 	return (ssize_t)want;
 }
 
+/* Vectors served from the mapping at most; longer arrays go to the kernel. */
+#define IOV_SERVED_MAX 64
+
 /*
- * The byte count of an iovec array as the kernel would accept it, or -1
- * for anything it might refuse (too many vectors, overflow, bad ranges):
- * those calls go to the kernel whole.
+ * Copy the program's iovec array (through the guarded copy: a bad pointer
+ * is the kernel's EFAULT to give, not our crash) and add it up as the
+ * kernel would accept it. -1 for anything the kernel might refuse or that
+ * is not worth serving: those calls go to the kernel whole.
  */
-static ssize_t iov_total(const struct iovec *iov, int iovcnt)
+static ssize_t iov_snapshot(const struct iovec *iov, int iovcnt,
+			    struct iovec *ret_copy)
 {
 	size_t total = 0;
 
-	if (iovcnt <= 0 || iovcnt > IOV_MAX)
+	if (iovcnt <= 0 || iovcnt > IOV_SERVED_MAX ||
+	    !mr_user_range_ok(iov, (size_t)iovcnt * sizeof(*iov)) ||
+	    mr_copy_guarded(ret_copy, iov, (size_t)iovcnt * sizeof(*iov)) != 0)
 		return -1;
 	for (int i = 0; i < iovcnt; i++) {
-		if (iov[i].iov_len > SSIZE_MAX ||
-		    !mr_user_range_ok(iov[i].iov_base, iov[i].iov_len) ||
-		    __builtin_add_overflow(total, iov[i].iov_len, &total) ||
+		if (ret_copy[i].iov_len > SSIZE_MAX ||
+		    !mr_user_range_ok(ret_copy[i].iov_base,
+				      ret_copy[i].iov_len) ||
+		    __builtin_add_overflow(total, ret_copy[i].iov_len,
+					   &total) ||
 		    total > SSIZE_MAX)
 			return -1;
 	}
@@ -601,7 +910,7 @@ static ssize_t iov_total(const struct iovec *iov, int iovcnt)
 
 /* Fill the vectors in order with n bytes from pos. */
 static int copy_out_iov(int fd, const struct mr_desc *desc,
-			const struct iovec *iov, int64_t pos, size_t n)
+			const struct iovec *iov, uint64_t pos, size_t n)
 {
 	size_t done = 0;
 	unsigned char last_byte = 0;
@@ -618,26 +927,7 @@ static int copy_out_iov(int fd, const struct mr_desc *desc,
 		last_byte = ((const unsigned char *)iov[i].iov_base)[part - 1];
 		done += part;
 	}
-	return tail_is_file(fd, desc, (uint64_t)pos + n, last_byte) ? 0 : -1;
-}
-
-/* A vectored read that only the kernel can answer; at_offset: readv's. */
-static ssize_t kernel_readv(int fd, struct mr_desc *desc,
-			    const struct iovec *iov, int iovcnt, bool at_offset,
-			    int64_t pos, int flags,
-			    enum mmapread_fallback reason)
-{
-	ssize_t ret;
-
-	if (at_offset)
-		pos = atomic_load(&desc->offset);
-	ret = mr_real_preadv2(fd, iov, iovcnt, pos, flags);
-	if (ret < 0)
-		return -errno;
-	if (at_offset)
-		atomic_fetch_add(&desc->offset, ret);
-	mr_count_fallback(reason);
-	return ret;
+	return tail_is_file(fd, desc, pos + n, last_byte) ? 0 : -1;
 }
 
 /*
@@ -646,43 +936,36 @@ static ssize_t kernel_readv(int fd, struct mr_desc *desc,
  * refuse, go to the kernel whole.
  */
 static ssize_t serve_readv(int fd, struct mr_desc *desc,
-			   const struct iovec *iov, int iovcnt, bool at_offset,
-			   int64_t pos, int flags)
+			   const struct read_call *call, bool at_offset)
 {
-	ssize_t total = flags ? -1 : iov_total(iov, iovcnt);
+	const struct iovec *iov = call->iov;
+	int iovcnt = call->iovcnt;
+	int64_t pos = call->pos;
+	struct iovec copy[IOV_SERVED_MAX];
+	ssize_t total = call->flags ? -1 : iov_snapshot(iov, iovcnt, copy);
+	uint64_t start = (uint64_t)pos;
 	size_t want;
 	ssize_t ret;
-	int err;
 
-	if (total < 0)
-		return kernel_readv(fd, desc, iov, iovcnt, at_offset, pos,
-				    flags, MMAPREAD_FB_UNUSUAL_CALL);
-	if (total == 0)
-		return 0;
+	if (total <= 0) {
+		if (at_offset)
+			return kernel_at_offset(fd, desc, call,
+						MMAPREAD_FB_UNUSUAL_CALL);
+		mr_count_fallback(MMAPREAD_FB_UNUSUAL_CALL);
+		return MR_PASS;
+	}
 	want = mr_clamp_rw((size_t)total);
 	if (at_offset) {
-		pos = atomic_load(&desc->offset);
-		do {
-			if (!mr_span_inside(pos, want, desc->map_len))
-				return kernel_readv(fd, desc, iov, iovcnt,
-						    true, 0, 0,
+		if (!reserve(desc, want, &start))
+			return kernel_read_reserved(fd, desc, call, want,
 						    MMAPREAD_FB_PAST_MAPPING);
-		} while (!atomic_compare_exchange_weak(&desc->offset, &pos,
-						       pos + (int64_t)want));
 	} else if (!mr_span_inside(pos, want, desc->map_len)) {
-		return kernel_readv(fd, desc, iov, iovcnt, false, pos, 0,
-				    MMAPREAD_FB_PAST_MAPPING);
+		mr_count_fallback(MMAPREAD_FB_PAST_MAPPING);
+		return MR_PASS;
 	}
-	if (copy_out_iov(fd, desc, iov, pos, want) != 0) {
-		int64_t reserved_end = pos + (int64_t)want;
-
-		ret = mr_real_preadv(fd, iov, iovcnt, pos);
-		err = errno;
-		if (at_offset)
-			atomic_compare_exchange_strong(
-				&desc->offset, &reserved_end,
-				pos + (ret > 0 ? ret : 0));
-		return recover(fd, desc, ret, err);
+	if (copy_out_iov(fd, desc, copy, start, want) != 0) {
+		ret = mr_real_preadv(fd, iov, iovcnt, (off_t)start);
+		return recover(fd, desc, ret, errno, at_offset, start, want);
 	}
 	mr_count(MR_C_READVS_SERVED, 1);
 	mr_count(MR_C_BYTES_SERVED, want);
@@ -691,149 +974,114 @@ static ssize_t serve_readv(int fd, struct mr_desc *desc,
 
 /* ---- the entry points ------------------------------------------------- */
 
-/*
- * The shape every read-family call shares: find the description, let the
- * policy see the request while WATCHING, serve it when MAPPED, and pass
- * it through otherwise.
- */
-enum read_kind { READ_PLAIN, READ_POSITIONAL, READ_VECTOR, READ_VECTOR_POS };
-
-struct read_call {
-	enum read_kind kind;
-	void *buf;
-	size_t count;
-	const struct iovec *iov;
-	int iovcnt;
-	int64_t pos;
-	int flags;
-};
-
-static bool moves_offset(const struct read_call *call)
-{
-	return call->kind == READ_PLAIN || call->kind == READ_VECTOR ||
-	       (call->kind == READ_VECTOR_POS && call->pos == -1);
-}
-
-static size_t request_size(const struct read_call *call)
-{
-	ssize_t total;
-
-	if (call->kind == READ_PLAIN || call->kind == READ_POSITIONAL)
-		return call->count;
-	total = iov_total(call->iov, call->iovcnt);
-	return total > 0 ? (size_t)total : 0;
-}
-
-static ssize_t pass_through(int fd, const struct read_call *call)
-{
-	ssize_t ret;
-
-	switch (call->kind) {
-	case READ_PLAIN:
-		ret = mr_real_read(fd, call->buf, call->count);
-		break;
-	case READ_POSITIONAL:
-		ret = mr_real_pread(fd, call->buf, call->count, call->pos);
-		break;
-	case READ_VECTOR:
-		ret = mr_real_readv(fd, call->iov, call->iovcnt);
-		break;
-	default:
-		ret = mr_real_preadv2(fd, call->iov, call->iovcnt, call->pos,
-				      call->flags);
-		break;
-	}
-	return ret < 0 ? -errno : ret;
-}
-
-/* The same call answered by the kernel, at the description's offset. */
-static ssize_t serve_by_kernel(int fd, struct mr_desc *desc,
-			       const struct read_call *call,
-			       enum mmapread_fallback reason)
-{
-	ssize_t ret;
-
-	switch (call->kind) {
-	case READ_PLAIN:
-		return kernel_read_at_offset(fd, desc, call->buf, call->count,
-					     reason);
-	case READ_POSITIONAL:
-		ret = mr_real_pread(fd, call->buf, call->count, call->pos);
-		if (ret < 0)
-			return -errno;
-		mr_count_fallback(reason);
-		return ret;
-	case READ_VECTOR:
-		return kernel_readv(fd, desc, call->iov, call->iovcnt, true, 0,
-				    0, reason);
-	default:
-		return kernel_readv(fd, desc, call->iov, call->iovcnt,
-				    call->pos == -1, call->pos, call->flags,
-				    reason);
-	}
-}
-
 static ssize_t serve(int fd, struct mr_desc *desc, const struct read_call *call)
 {
-	if (!mr_guard_copy_allowed())
-		return serve_by_kernel(fd, desc, call,
-				       MMAPREAD_FB_SIGNALS_BLOCKED);
+	if (!mr_guard_copy_allowed()) {
+		/* Only a plain read's size is known without touching the
+		 * program's memory, which this thread may not fault on. */
+		if (call->kind == READ_PLAIN &&
+		    mr_user_range_ok(call->buf, call->count))
+			return kernel_read_reserved(
+				fd, desc, call, mr_clamp_rw(call->count),
+				MMAPREAD_FB_SIGNALS_BLOCKED);
+		if (moves_offset(call))
+			return to_kernel(fd, desc,
+					 MMAPREAD_FB_SIGNALS_BLOCKED);
+		mr_count_fallback(MMAPREAD_FB_SIGNALS_BLOCKED);
+		return MR_PASS;
+	}
 	switch (call->kind) {
 	case READ_PLAIN:
-		return serve_read(fd, desc, call->buf, call->count);
+		return serve_read(fd, desc, call);
 	case READ_POSITIONAL:
 		return serve_pread(fd, desc, call->buf, call->count, call->pos);
-	case READ_VECTOR:
-		return serve_readv(fd, desc, call->iov, call->iovcnt, true, 0,
-				   0);
 	default:
-		return serve_readv(fd, desc, call->iov, call->iovcnt,
-				   call->pos == -1, call->pos, call->flags);
+		return serve_readv(fd, desc, call, moves_offset(call));
 	}
+}
+
+/*
+ * A call that moves the kernel's offset while the policy watches. Both the
+ * inflight mark and the reference are released by cleanup handlers, which
+ * also run when the thread is cancelled inside the (blocking) real call.
+ */
+static void put_desc(struct mr_desc **desc)
+{
+	if (*desc)
+		mr_desc_put(*desc);
+}
+
+static ssize_t watched_call(int fd, struct mr_desc *desc,
+			    const struct read_call *call)
+{
+	struct mr_desc *entered __attribute__((cleanup(watch_leave))) = desc;
+
+	return pass_through(fd, call);
 }
 
 static ssize_t dispatch(int fd, const struct read_call *call)
 {
-	struct mr_desc *desc = mr_fdtable_acquire(fd);
+	struct mr_desc *desc __attribute__((cleanup(put_desc))) =
+		mr_fdtable_acquire(fd);
 	bool noted = false;
 	ssize_t ret;
 
-	if (!desc)
-		return pass_through(fd, call);
-	for (;;) {
+	while (desc) {
 		switch (atomic_load_explicit(&desc->state,
 					     memory_order_acquire)) {
 		case MR_MAPPED:
 			ret = serve(fd, desc, call);
-			goto out;
+			if (ret != MR_PASS)
+				return ret;
+			break;
 		case MR_WATCHING:
-			if (!noted) {
+			/* Sizes of vectored calls are only known from the
+			 * kernel's answer: reading the program's iovec array
+			 * here could fault where the kernel says EFAULT. */
+			if (!noted && call->kind == READ_POSITIONAL) {
 				noted = true;
-				if (note_request(desc, request_size(call)) &&
-				    decide(fd, desc, !moves_offset(call)))
+				if (note_request(desc, call->count) &&
+				    decide(fd, desc, true))
+					continue;
+			} else if (!noted && call->kind == READ_PLAIN) {
+				noted = true;
+				if (note_request(desc, call->count) &&
+				    decide(fd, desc, false))
 					continue;
 			}
-			if (!moves_offset(call)) {
-				ret = pass_through(fd, call);
-				goto out;
-			}
+			if (!moves_offset(call))
+				break;
 			if (!watch_enter(desc)) {
-				wait_decided(desc);
+				settle_or_give_up(desc);
 				continue;
 			}
-			ret = pass_through(fd, call);
-			watch_leave(desc);
-			goto out;
+			ret = watched_call(fd, desc, call);
+			if (ret > 0 && call->kind == READ_VECTOR &&
+			    note_request(desc, (size_t)ret))
+				decide(fd, desc, false);
+			return ret;
+		case MR_HANDING_BACK:
+			wait_settled(desc);
+			break;
 		default:
-			/* No reference is held across a call that may block
-			 * or be a cancellation point. */
-			mr_desc_put(desc);
-			return pass_through(fd, call);
+			if (!moves_offset(call) &&
+			    atomic_load(&desc->positional_ok)) {
+				ret = serve(fd, desc, call);
+				if (ret != MR_PASS)
+					return ret;
+			}
+			break;
 		}
+		break;
 	}
-out:
-	mr_desc_put(desc);
-	return ret;
+	/* A hand-back may still be writing the offset to the kernel: wait
+	 * for it. No reference is held across a call that may block or be
+	 * a cancellation point. */
+	if (desc && atomic_load(&desc->state) == MR_HANDING_BACK)
+		wait_settled(desc);
+	put_desc(&desc);
+	desc = NULL;
+	return pass_through(fd, call);
 }
 
 ssize_t mr_read(int fd, void *buf, size_t count)
@@ -880,62 +1128,100 @@ ssize_t mr_preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off,
 				  .iov = iov, .iovcnt = iovcnt, .pos = off,
 				  .flags = flags };
 
-	/* Flags or odd offsets: the kernel's business, at our offset. */
+	/* Flags with an explicit offset, or odd offsets: the kernel's. */
 	if (off < -1 || (flags && off != -1))
 		return kernel_result(
 			mr_real_preadv2(fd, iov, iovcnt, off, flags));
+	/* Flags at the current offset: through serve_readv, which hands
+	 * the offset to the kernel first. */
 	if (flags)
-		call.kind = READ_VECTOR_POS, call.pos = -1;
+		call.kind = READ_VECTOR_POS;
 	return dispatch(fd, &call);
+}
+
+/*
+ * lseek on a mapped description. SEEK_SET/SEEK_CUR inside the file are
+ * answered here; anything else (SEEK_END: the file may have grown,
+ * SEEK_DATA/SEEK_HOLE, past the mapping: the filesystem's own limit, a bad
+ * whence) is computed by the kernel and then stored here. Every store is a
+ * compare-and-swap on the offset word, so a concurrent reservation is never
+ * rewound; a tell stores nothing.
+ */
+static off_t serve_lseek(int fd, struct mr_desc *desc, off_t off, int whence)
+{
+	uint64_t word = atomic_load(&desc->offset);
+	int64_t target;
+	off_t ret;
+	int err;
+
+	for (;;) {
+		if (word & MR_OFFSET_FROZEN)
+			return MR_PASS;
+		if (whence == SEEK_CUR && off == 0) {
+			mr_count(MR_C_LSEEKS_SERVED, 1);
+			return (off_t)word;
+		}
+		err = mr_seek_target((int64_t)word, off, whence, &target);
+		if (err == -EINVAL)
+			return -EINVAL;
+		if (err == 0 && (uint64_t)target <= desc->map_len) {
+			if (atomic_compare_exchange_weak(&desc->offset, &word,
+							 (uint64_t)target)) {
+				mr_count(MR_C_LSEEKS_SERVED, 1);
+				return target;
+			}
+			continue;
+		}
+		ret = err == 0 ? mr_real_lseek(fd, target, SEEK_SET)
+			       : mr_real_lseek(fd, off, whence);
+		if (ret < 0)
+			return -errno;
+		if ((uint64_t)ret >= MR_OFFSET_LIMIT) {
+			/* Beyond what the offset word holds: the kernel,
+			 * which is already there, keeps it from now on. */
+			surrender_at(fd, desc, MMAPREAD_FB_UNUSUAL_CALL, word,
+				     (uint64_t)ret);
+			return ret;
+		}
+		if (atomic_compare_exchange_strong(&desc->offset, &word,
+						   (uint64_t)ret))
+			return ret;
+	}
 }
 
 off_t mr_lseek(int fd, off_t off, int whence)
 {
-	struct mr_desc *desc = mr_fdtable_acquire(fd);
-	int64_t cur, target;
+	struct mr_desc *desc __attribute__((cleanup(put_desc))) =
+		mr_fdtable_acquire(fd);
 	off_t ret;
 
-	if (!desc)
-		return kernel_result(mr_real_lseek(fd, off, whence));
-	for (;;) {
+	while (desc) {
 		switch (atomic_load_explicit(&desc->state,
 					     memory_order_acquire)) {
 		case MR_MAPPED:
-			cur = atomic_load(&desc->offset);
-			ret = mr_seek_target(cur, off, whence, &target);
-			if (ret == 0 && (uint64_t)target <= desc->map_len) {
-				atomic_store(&desc->offset, target);
-				mr_count(MR_C_LSEEKS_SERVED, 1);
-				ret = target;
-			} else if (ret == -EINVAL) {
-				/* negative or overflowing: offset unchanged */
-			} else {
-				/* Past the mapping, SEEK_END (the file may have
-				 * grown), SEEK_DATA/HOLE, bad whence. */
-				ret = mr_real_lseek(fd, ret == 0 ? target : off,
-						    ret == 0 ? SEEK_SET : whence);
-				if (ret < 0)
-					ret = -errno;
-				else
-					atomic_store(&desc->offset, ret);
-			}
-			goto out;
+			ret = serve_lseek(fd, desc, off, whence);
+			if (ret != MR_PASS)
+				return ret;
+			break;
 		case MR_WATCHING:
 			if (!watch_enter(desc)) {
-				wait_decided(desc);
+				settle_or_give_up(desc);
 				continue;
 			}
 			ret = kernel_result(mr_real_lseek(fd, off, whence));
-			watch_leave(desc);
-			goto out;
+			watch_leave(&desc);
+			return ret;
+		case MR_HANDING_BACK:
+			wait_settled(desc);
+			break;
 		default:
-			mr_desc_put(desc);
-			return kernel_result(mr_real_lseek(fd, off, whence));
+			break;
 		}
+		break;
 	}
-out:
-	mr_desc_put(desc);
-	return ret;
+	if (desc && atomic_load(&desc->state) == MR_HANDING_BACK)
+		wait_settled(desc);
+	return kernel_result(mr_real_lseek(fd, off, whence));
 }
 
 int mr_sigaction(int sig, const struct sigaction *act,

@@ -21,6 +21,8 @@ static struct mr_desc *_Atomic pool_chunks[POOL_MAX_CHUNKS];
 static _Atomic uint32_t pool_chunks_used;
 static _Atomic uint64_t free_head; /* tag << 32 | (index + 1), 0: empty */
 static _Atomic uint32_t live_count;
+static _Atomic uint32_t mapped_count;
+static _Atomic uint64_t mapped_bytes;
 
 static struct mr_desc *pool_at(uint32_t index)
 {
@@ -105,6 +107,8 @@ struct mr_desc *mr_desc_new(int open_flags)
 	atomic_store_explicit(&desc->state, MR_WATCHING, memory_order_relaxed);
 	atomic_store_explicit(&desc->deciding, 0, memory_order_relaxed);
 	atomic_store_explicit(&desc->inflight, 0, memory_order_relaxed);
+	atomic_store_explicit(&desc->positional_ok, false,
+			      memory_order_relaxed);
 	desc->open_flags = open_flags;
 	desc->map = NULL;
 	desc->map_len = 0;
@@ -143,6 +147,7 @@ void mr_desc_put(struct mr_desc *desc)
 	if (desc->map) {
 		munmap((void *)desc->map, desc->map_len);
 		mr_count(MR_C_SYS_MUNMAP, 1);
+		mr_desc_budget_return(desc->map_len);
 		desc->map = NULL;
 	}
 	atomic_fetch_sub_explicit(&live_count, 1, memory_order_relaxed);
@@ -152,4 +157,21 @@ void mr_desc_put(struct mr_desc *desc)
 uint32_t mr_desc_live_count(void)
 {
 	return atomic_load_explicit(&live_count, memory_order_relaxed);
+}
+
+bool mr_desc_budget_take(size_t len, uint32_t count_cap, uint64_t byte_cap)
+{
+	uint32_t count = atomic_fetch_add(&mapped_count, 1);
+	uint64_t bytes = atomic_fetch_add(&mapped_bytes, len);
+
+	if (count < count_cap && (!byte_cap || bytes + len <= byte_cap))
+		return true;
+	mr_desc_budget_return(len);
+	return false;
+}
+
+void mr_desc_budget_return(size_t len)
+{
+	atomic_fetch_sub(&mapped_count, 1);
+	atomic_fetch_sub(&mapped_bytes, len);
 }

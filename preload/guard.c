@@ -75,9 +75,15 @@ static void program_set(int slot, const struct sigaction *act)
 {
 	int idle;
 
-	while (atomic_flag_test_and_set_explicit(&program_act_writing[slot],
-						 memory_order_acquire))
-		;
+	/* Bounded: the writer we wait for may be the code this signal
+	 * handler interrupted; after that, write anyway (a reader may then
+	 * see a torn copy, which beats a deadlock). */
+	for (int spin = 0; spin < 100000; spin++) {
+		if (!atomic_flag_test_and_set_explicit(
+			    &program_act_writing[slot], memory_order_acquire))
+			break;
+		__builtin_ia32_pause();
+	}
 	idle = !atomic_load_explicit(&program_act_current[slot],
 				     memory_order_relaxed);
 	program_act[slot][idle] = *act;
@@ -236,8 +242,53 @@ int mr_guard_arm(void)
 
 bool mr_guard_intercepts(int sig)
 {
-	return guard_slot(sig) >= 0 &&
-	       atomic_load_explicit(&armed, memory_order_acquire) == 2;
+	if (guard_slot(sig) < 0 ||
+	    atomic_load_explicit(&armed, memory_order_acquire) == 0)
+		return false;
+	/* While another thread arms, wait for its record to be complete,
+	 * so that a handler set now is neither lost nor overwritten. */
+	for (int spin = 0; spin < 100000; spin++) {
+		if (atomic_load_explicit(&armed, memory_order_acquire) == 2)
+			break;
+		__builtin_ia32_pause();
+	}
+	return true;
+}
+
+void mr_guard_after_fork_in_child(void)
+{
+	for (int slot = 0; slot < GUARD_SIGNALS; slot++)
+		atomic_flag_clear(&program_act_writing[slot]);
+}
+
+/*
+ * exec keeps an ignored signal ignored; our handler would become SIG_DFL
+ * instead. Put the program's SIG_IGN back first (and our handler again if
+ * the exec fails).
+ */
+void mr_guard_before_exec(void)
+{
+	if (atomic_load(&armed) != 2)
+		return;
+	for (int slot = 0; slot < GUARD_SIGNALS; slot++) {
+		struct sigaction act = program_get(slot);
+
+		if (act.sa_handler == SIG_IGN)
+			mr_real_sigaction(guard_signo[slot], &act, NULL);
+	}
+}
+
+void mr_guard_after_failed_exec(void)
+{
+	if (atomic_load(&armed) != 2)
+		return;
+	for (int slot = 0; slot < GUARD_SIGNALS; slot++) {
+		struct sigaction act = program_get(slot);
+		struct sigaction ours = our_action(&act);
+
+		if (act.sa_handler == SIG_IGN)
+			mr_real_sigaction(guard_signo[slot], &ours, NULL);
+	}
 }
 
 int mr_guard_sigaction(int sig, const struct sigaction *act,

@@ -18,6 +18,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -354,39 +356,63 @@ __asm__(".pushsection .text\n"
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
+	int ret;
+
 	mr_before_exec();
-	return REAL_CALL(execve, -1, path, argv, envp);
+	ret = REAL_CALL(execve, -1, path, argv, envp);
+	mr_after_failed_exec();
+	return ret;
 }
 
 EXPORT int execv(const char *path, char *const argv[])
 {
+	int ret;
+
 	mr_before_exec();
-	return REAL_CALL(execv, -1, path, argv);
+	ret = REAL_CALL(execv, -1, path, argv);
+	mr_after_failed_exec();
+	return ret;
 }
 
 EXPORT int execvp(const char *file, char *const argv[])
 {
+	int ret;
+
 	mr_before_exec();
-	return REAL_CALL(execvp, -1, file, argv);
+	ret = REAL_CALL(execvp, -1, file, argv);
+	mr_after_failed_exec();
+	return ret;
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
+	int ret;
+
 	mr_before_exec();
-	return REAL_CALL(execvpe, -1, file, argv, envp);
+	ret = REAL_CALL(execvpe, -1, file, argv, envp);
+	mr_after_failed_exec();
+	return ret;
 }
 
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
+	int ret;
+
 	mr_before_exec();
-	return REAL_CALL(fexecve, -1, fd, argv, envp);
+	ret = REAL_CALL(fexecve, -1, fd, argv, envp);
+	mr_after_failed_exec();
+	return ret;
 }
 
 EXPORT int execveat(int dirfd, const char *path, char *const argv[],
 		    char *const envp[], int flags)
 {
+	int ret;
+
 	mr_before_exec();
-	return REAL_CALL(execveat, -1, dirfd, path, argv, envp, flags);
+	ret = REAL_CALL(execveat, -1, dirfd, path, argv, envp, flags);
+	mr_after_failed_exec();
+	return ret;
 }
 
 /*
@@ -471,7 +497,7 @@ EXPORT FILE *popen(const char *command, const char *type)
 /* stdio takes the fd over: from now on it reads at the kernel's offset. */
 EXPORT FILE *fdopen(int fd, const char *mode)
 {
-	mr_hand_back(fd, MMAPREAD_FB_KERNEL_USE);
+	mr_give_to_stdio(fd);
 	return REAL_CALL(fdopen, NULL, fd, mode);
 }
 
@@ -569,4 +595,130 @@ EXPORT __attribute__((noreturn)) void __longjmp_chk(jmp_buf env, int val)
 	note_jump_mask(env);
 	mr_real_table()->longjmp_chk(env, val);
 	__builtin_unreachable();
+}
+
+/* ---- the other ways to set a signal's disposition --------------------- */
+
+/*
+ * These reach the kernel through sigaction inside libc, where no preload
+ * sees them: for SIGBUS and SIGSEGV, once mmapread's handlers are in place,
+ * they go through the same record as sigaction().
+ */
+static __sighandler_t set_disposition(int sig, __sighandler_t handler,
+				      int flags, bool defer_self)
+{
+	struct sigaction act, old;
+	int err;
+
+	memset(&act, 0, sizeof(act));
+	act.sa_handler = handler;
+	sigemptyset(&act.sa_mask);
+	if (defer_self)
+		sigaddset(&act.sa_mask, sig);
+	act.sa_flags = flags;
+	err = mr_guard_sigaction(sig, &act, &old);
+	if (err) {
+		errno = -err;
+		return SIG_ERR;
+	}
+	return old.sa_handler;
+}
+
+EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t handler)
+{
+	if (mr_guard_intercepts(sig))
+		return set_disposition(sig, handler, SA_RESTART, true);
+	return REAL_CALL(bsd_signal, SIG_ERR, sig, handler);
+}
+
+EXPORT __sighandler_t ssignal(int sig, __sighandler_t handler)
+{
+	if (mr_guard_intercepts(sig))
+		return set_disposition(sig, handler, SA_RESTART, true);
+	return REAL_CALL(ssignal, SIG_ERR, sig, handler);
+}
+
+EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t handler)
+{
+	if (mr_guard_intercepts(sig))
+		return set_disposition(sig, handler,
+				       SA_RESETHAND | SA_NODEFER, false);
+	return REAL_CALL(sysv_signal, SIG_ERR, sig, handler);
+}
+
+EXPORT __sighandler_t sigset(int sig, __sighandler_t disp)
+{
+	sigset_t one;
+	bool was_held;
+
+	if (!mr_guard_intercepts(sig) || disp == SIG_HOLD)
+		return REAL_CALL(sigset, SIG_ERR, sig, disp);
+	/* sigset() also unblocks the signal and reports SIG_HOLD when it
+	 * was blocked. */
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	{
+		sigset_t old;
+
+		if (mr_guard_sigmask(SIG_UNBLOCK, &one, &old) != 0)
+			return SIG_ERR;
+		was_held = sigismember(&old, sig) == 1;
+	}
+	{
+		__sighandler_t prev = set_disposition(sig, disp, 0, true);
+
+		return prev == SIG_ERR ? SIG_ERR : was_held ? SIG_HOLD : prev;
+	}
+}
+
+/* Mask changes made inside libc: ask the kernel again next time. */
+EXPORT int sighold(int sig)
+{
+	int ret = REAL_CALL(sighold, -1, sig);
+
+	mr_guard_note_mask(NULL);
+	return ret;
+}
+
+EXPORT int sigrelse(int sig)
+{
+	int ret = REAL_CALL(sigrelse, -1, sig);
+
+	mr_guard_note_mask(NULL);
+	return ret;
+}
+
+EXPORT int sigblock(int mask)
+{
+	int ret = REAL_CALL(sigblock, -1, mask);
+
+	mr_guard_note_mask(NULL);
+	return ret;
+}
+
+EXPORT int sigsetmask(int mask)
+{
+	int ret = REAL_CALL(sigsetmask, -1, mask);
+
+	mr_guard_note_mask(NULL);
+	return ret;
+}
+
+#include <ucontext.h>
+
+EXPORT int setcontext(const ucontext_t *ucp)
+{
+	mr_guard_note_mask(&ucp->uc_sigmask);
+	return REAL_CALL(setcontext, -1, ucp);
+}
+
+EXPORT int swapcontext(ucontext_t *oucp, const ucontext_t *ucp)
+{
+	int ret;
+
+	mr_guard_note_mask(&ucp->uc_sigmask);
+	ret = REAL_CALL(swapcontext, -1, oucp, ucp);
+	/* Back here when something switched to oucp: its mask is in force. */
+	mr_guard_note_mask(NULL);
+	return ret;
 }

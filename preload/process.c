@@ -4,6 +4,7 @@
 #include "mr_process.h"
 
 #include "mr_core.h"
+#include "mr_guard.h"
 #include "mr_stats.h"
 
 void mr_before_child(void)
@@ -13,12 +14,19 @@ void mr_before_child(void)
 
 void mr_after_fork_in_child(void)
 {
+	mr_guard_after_fork_in_child();
 	mr_stats_restart_in_child();
 }
 
 void mr_before_exec(void)
 {
 	mr_hand_back_all(MMAPREAD_FB_SHARED);
+	mr_guard_before_exec();
 	/* The old image never reaches its exit handlers. */
 	mr_stats_report_at_exit();
+}
+
+void mr_after_failed_exec(void)
+{
+	mr_guard_after_failed_exec();
 }

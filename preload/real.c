@@ -67,6 +67,16 @@ void mr_real_init(void)
 	RESOLVE(copy_file_range, "copy_file_range");
 	RESOLVE(lockf, "lockf");
 	RESOLVE(siglongjmp, "siglongjmp");
+	RESOLVE(bsd_signal, "bsd_signal");
+	RESOLVE(ssignal, "ssignal");
+	RESOLVE(sysv_signal, "sysv_signal");
+	RESOLVE(sigset, "sigset");
+	RESOLVE(sighold, "sighold");
+	RESOLVE(sigrelse, "sigrelse");
+	RESOLVE(sigblock, "sigblock");
+	RESOLVE(sigsetmask, "sigsetmask");
+	RESOLVE(setcontext, "setcontext");
+	RESOLVE(swapcontext, "swapcontext");
 	RESOLVE(longjmp_chk, "__longjmp_chk");
 	atomic_store_explicit(&real_ready, true, memory_order_release);
 	resolving = false;

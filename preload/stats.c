@@ -37,6 +37,9 @@ static const char *const fallback_names[MMAPREAD_FB_COUNT] = {
 	[MMAPREAD_FB_SIGNALS_BLOCKED] = "thread blocks SIGBUS or SIGSEGV",
 	[MMAPREAD_FB_KERNEL_USE] = "offset handed back to the kernel",
 	[MMAPREAD_FB_SHARED] = "shared by fork, spawn or exec",
+	[MMAPREAD_FB_STDIN_STDIO] = "fd 0 already read through stdin",
+	[MMAPREAD_FB_BUDGET] = "mapping budget spent",
+	[MMAPREAD_FB_INTERRUPTED] = "interrupted while deciding",
 	[MMAPREAD_FB_TABLE_FULL] = "no memory for the fd table",
 };
 
