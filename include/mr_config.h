@@ -15,9 +15,10 @@ struct mr_config {
 	bool disable;
 	bool stats;
 	uint64_t max_size;
+	uint64_t map_after;
 };
 
-enum mr_option_type { MR_OPT_BOOL, MR_OPT_SIZE };
+enum mr_option_type { MR_OPT_BOOL, MR_OPT_SIZE, MR_OPT_COUNT };
 
 struct mr_option {
 	const char *name;
@@ -51,5 +52,8 @@ int mr_parse_bool(const char *text, bool *ret_value);
  * 1024, optional trailing "iB" or "B"). 0, -EINVAL, or -ERANGE on overflow.
  */
 int mr_parse_size(const char *text, uint64_t *ret_value);
+
+/* A plain count: decimal digits that fit in 32 bits. 0, -EINVAL, -ERANGE. */
+int mr_parse_count(const char *text, uint64_t *ret_value);
 
 #endif

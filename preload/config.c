@@ -20,10 +20,13 @@ const struct mr_option mr_options[] = {
 	  "0", "print the report to stderr at exit" },
 	{ "MMAPREAD_MAX_SIZE", MR_OPT_SIZE, offsetof(struct mr_config, max_size),
 	  "0", "never map files larger than this (K/M/G/T); 0: no ceiling" },
+	{ "MMAPREAD_MAP_AFTER", MR_OPT_COUNT,
+	  offsetof(struct mr_config, map_after), "48",
+	  "small reads of a file before mmapread considers mapping it" },
 };
 const size_t mr_option_count = sizeof(mr_options) / sizeof(mr_options[0]);
 
-static struct mr_config config; /* all-zero is every default */
+static struct mr_config config;
 static atomic_int config_state; /* 0 unparsed, 1 parsing, 2 ready */
 
 int mr_parse_bool(const char *text, bool *ret_value)
@@ -87,7 +90,8 @@ static int store(const struct mr_option *opt, char *field, const char *text)
 		if (!err)
 			memcpy(field, &flag, sizeof(flag));
 	} else {
-		err = mr_parse_size(text, &size);
+		err = opt->type == MR_OPT_COUNT ? mr_parse_count(text, &size)
+						: mr_parse_size(text, &size);
 		if (!err)
 			memcpy(field, &size, sizeof(size));
 	}
@@ -106,13 +110,34 @@ static void printable(char *out, size_t cap, const char *value)
 	out[i] = '\0';
 }
 
+int mr_parse_count(const char *text, uint64_t *ret_value)
+{
+	uint64_t value = 0;
+	const char *p = text;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		value = value * 10 + (uint64_t)(*p - '0');
+		if (value > UINT32_MAX)
+			return -ERANGE;
+	}
+	if (*p != '\0')
+		return -EINVAL;
+	*ret_value = value;
+	return 0;
+}
+
 static void warn(int fd, const struct mr_option *opt, const char *value,
 		 int err)
 {
 	char line[512], shown[65];
-	const char *expected = opt->type == MR_OPT_BOOL
-		? "a boolean (1/0, yes/no, on/off, true/false)"
-		: "a size in bytes with an optional K/M/G/T suffix";
+	const char *expected =
+		opt->type == MR_OPT_BOOL
+			? "a boolean (1/0, yes/no, on/off, true/false)"
+		: opt->type == MR_OPT_COUNT
+			? "a whole number"
+			: "a size in bytes with an optional K/M/G/T suffix";
 	int len;
 
 	printable(shown, sizeof(shown), value);
@@ -120,7 +145,9 @@ static void warn(int fd, const struct mr_option *opt, const char *value,
 			   "mmapread: %s='%s' is not valid: expected %s%s; "
 			   "using the default %s\n",
 			   opt->name, shown, expected,
-			   err == -ERANGE ? " that fits in 64 bits" : "",
+			   err != -ERANGE	       ? ""
+			   : opt->type == MR_OPT_COUNT ? " below 2^32"
+						       : " that fits in 64 bits",
 			   opt->default_text);
 
 	if (fd >= 0 && len > 0)

@@ -509,7 +509,7 @@ static bool note_request(struct mr_desc *desc, size_t count)
 				  memory_order_relaxed);
 	return atomic_fetch_add_explicit(&desc->watched_reads, 1,
 					 memory_order_relaxed) + 1 >=
-	       MR_POLICY_EXAMINE_AFTER;
+	       mr_config()->map_after;
 }
 
 /*

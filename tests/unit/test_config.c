@@ -300,7 +300,8 @@ static void test_config_every_bad_value_counted(void **state)
 					   "MMAPREAD_MAX_SIZE=-5", NULL };
 	static const char *const env_all[] = { "MMAPREAD_DISABLE=nah",
 					       "MMAPREAD_STATS=sure",
-					       "MMAPREAD_MAX_SIZE=1P", NULL };
+					       "MMAPREAD_MAX_SIZE=1P",
+					       "MMAPREAD_MAP_AFTER=4K", NULL };
 	struct mr_config cfg;
 	char warnings[4096];
 	const char *line;
@@ -311,8 +312,8 @@ static void test_config_every_bad_value_counted(void **state)
 	assert_false(cfg.disable);
 	assert_int_equal(cfg.max_size, 0);
 
-	assert_int_equal(load(env_all, &cfg, warnings, sizeof(warnings)), 3);
-	assert_int_equal(count_lines(warnings), 3);
+	assert_int_equal(load(env_all, &cfg, warnings, sizeof(warnings)), 4);
+	assert_int_equal(count_lines(warnings), 4);
 	/* One line per option, each naming it right after the prefix. */
 	line = warnings;
 	for (size_t i = 0; i < mr_option_count; i++) {
@@ -325,6 +326,29 @@ static void test_config_every_bad_value_counted(void **state)
 		line = strchr(line, '\n') + 1;
 	}
 	assert_int_equal(*line, '\0');
+}
+
+static void test_parse_count(void **state)
+{
+	static const char *const bad[] = { "", "-1", "1K", "12 ", " 12",
+					   "0x10", "1.5", "abc" };
+	uint64_t value = 7;
+
+	(void)state;
+	assert_int_equal(mr_parse_count("0", &value), 0);
+	assert_int_equal(value, 0);
+	assert_int_equal(mr_parse_count("48", &value), 0);
+	assert_int_equal(value, 48);
+	assert_int_equal(mr_parse_count("4294967295", &value), 0);
+	assert_int_equal(value, 4294967295u);
+	assert_int_equal(mr_parse_count("4294967296", &value), -ERANGE);
+	assert_int_equal(mr_parse_count("99999999999999999999999", &value),
+			 -ERANGE);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		value = 7;
+		assert_int_equal(mr_parse_count(bad[i], &value), -EINVAL);
+		assert_int_equal(value, 7);
+	}
 }
 
 static void test_config_overflow_warns(void **state)
@@ -429,8 +453,12 @@ static void test_options_table(void **state)
 		} else {
 			uint64_t value;
 
-			assert_int_equal(opt->type, MR_OPT_SIZE);
-			err = mr_parse_size(opt->default_text, &value);
+			assert_true(opt->type == MR_OPT_SIZE ||
+				    opt->type == MR_OPT_COUNT);
+			err = opt->type == MR_OPT_SIZE
+				      ? mr_parse_size(opt->default_text, &value)
+				      : mr_parse_count(opt->default_text,
+						       &value);
 			assert_true(opt->field + sizeof(uint64_t) <=
 				    sizeof(struct mr_config));
 		}
@@ -486,6 +514,7 @@ int main(void)
 		cmocka_unit_test(test_config_valid_values),
 		cmocka_unit_test(test_config_bad_value_warns_once),
 		cmocka_unit_test(test_config_every_bad_value_counted),
+		cmocka_unit_test(test_parse_count),
 		cmocka_unit_test(test_config_overflow_warns),
 		cmocka_unit_test(test_config_long_value_one_line),
 		cmocka_unit_test(test_config_bad_value_newline_one_line),
