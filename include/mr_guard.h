@@ -31,7 +31,11 @@ bool mr_guard_intercepts(int sig);
 /* In a fork child: no writer of the recorded actions exists any more. */
 void mr_guard_after_fork_in_child(void);
 
-/* Around exec: an ignored SIGBUS/SIGSEGV must stay ignored in the image. */
+/*
+ * Around exec (and spawns, whose child execs): an ignored SIGBUS/SIGSEGV
+ * must stay ignored in the new image; the second puts our handler back in
+ * this process.
+ */
 void mr_guard_before_exec(void);
 void mr_guard_after_failed_exec(void);
 

@@ -13,6 +13,14 @@
 /* Before fork, vfork, _Fork, posix_spawn, system and popen. */
 void mr_before_child(void);
 
+/*
+ * Around posix_spawn, system and popen, whose child execs inside libc: the
+ * new image must inherit the program's ignored SIGBUS/SIGSEGV, not our
+ * handler (which exec would turn into SIG_DFL).
+ */
+void mr_before_spawn(void);
+void mr_after_spawn(void);
+
 /* In the child of fork or _Fork. */
 void mr_after_fork_in_child(void);
 

@@ -466,9 +466,13 @@ EXPORT int posix_spawn(pid_t *pid, const char *path,
 		       const posix_spawnattr_t *attr, char *const argv[],
 		       char *const envp[])
 {
-	mr_before_child();
-	return REAL_CALL(posix_spawn, ENOSYS, pid, path, actions, attr, argv,
-			 envp);
+	int ret;
+
+	mr_before_spawn();
+	ret = REAL_CALL(posix_spawn, ENOSYS, pid, path, actions, attr, argv,
+			envp);
+	mr_after_spawn();
+	return ret;
 }
 
 EXPORT int posix_spawnp(pid_t *pid, const char *file,
@@ -476,22 +480,35 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file,
 			const posix_spawnattr_t *attr, char *const argv[],
 			char *const envp[])
 {
-	mr_before_child();
-	return REAL_CALL(posix_spawnp, ENOSYS, pid, file, actions, attr, argv,
-			 envp);
+	int ret;
+
+	mr_before_spawn();
+	ret = REAL_CALL(posix_spawnp, ENOSYS, pid, file, actions, attr, argv,
+			envp);
+	mr_after_spawn();
+	return ret;
 }
 
 EXPORT int system(const char *command)
 {
-	if (command)
-		mr_before_child();
-	return REAL_CALL(system, -1, command);
+	int ret;
+
+	if (!command)
+		return REAL_CALL(system, -1, command);
+	mr_before_spawn();
+	ret = REAL_CALL(system, -1, command);
+	mr_after_spawn();
+	return ret;
 }
 
 EXPORT FILE *popen(const char *command, const char *type)
 {
-	mr_before_child();
-	return REAL_CALL(popen, NULL, command, type);
+	FILE *stream;
+
+	mr_before_spawn();
+	stream = REAL_CALL(popen, NULL, command, type);
+	mr_after_spawn();
+	return stream;
 }
 
 /* stdio takes the fd over: from now on it reads at the kernel's offset. */

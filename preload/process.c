@@ -3,6 +3,8 @@
  */
 #include "mr_process.h"
 
+#include <errno.h>
+
 #include "mr_core.h"
 #include "mr_guard.h"
 #include "mr_stats.h"
@@ -10,6 +12,20 @@
 void mr_before_child(void)
 {
 	mr_hand_back_all(MMAPREAD_FB_SHARED);
+}
+
+void mr_before_spawn(void)
+{
+	mr_before_child();
+	mr_guard_before_exec();
+}
+
+void mr_after_spawn(void)
+{
+	int saved_errno = errno; /* system() and popen() report through it */
+
+	mr_guard_after_failed_exec();
+	errno = saved_errno;
 }
 
 void mr_after_fork_in_child(void)
