@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/magic.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <stdio.h>
@@ -482,22 +483,19 @@ static bool stdin_in_use(struct mr_desc *desc)
 	return in_use;
 }
 
-/* The byte budget for mappings: a quarter of RLIMIT_AS, read once. */
+/*
+ * The byte budget for mappings: a quarter of RLIMIT_AS as it is now (the
+ * program may lower it at any time; one system call next to an mmap).
+ */
 static uint64_t mapping_byte_cap(void)
 {
-	static _Atomic uint64_t cap = UINT64_MAX;
-	uint64_t known = atomic_load_explicit(&cap, memory_order_relaxed);
 	struct rlimit limit;
 
-	if (known != UINT64_MAX)
-		return known;
 	mr_count(MR_C_SYS_FSTAT, 1);
-	known = getrlimit(RLIMIT_AS, &limit) == 0 &&
-				limit.rlim_cur != RLIM_INFINITY
-			? limit.rlim_cur / 4
-			: 0;
-	atomic_store_explicit(&cap, known, memory_order_relaxed);
-	return known;
+	if (getrlimit(RLIMIT_AS, &limit) != 0 ||
+	    limit.rlim_cur == RLIM_INFINITY)
+		return 0;
+	return limit.rlim_cur / 4;
 }
 
 /* Count a small request; true once the policy should look at the file. */
@@ -976,6 +974,9 @@ static ssize_t serve_readv(int fd, struct mr_desc *desc,
 
 static ssize_t serve(int fd, struct mr_desc *desc, const struct read_call *call)
 {
+	/* read() and its kin are cancellation points, served or not; the
+	 * cleanup handlers in dispatch() release our reference. */
+	pthread_testcancel();
 	if (!mr_guard_copy_allowed()) {
 		/* Only a plain read's size is known without touching the
 		 * program's memory, which this thread may not fault on. */

@@ -24,15 +24,22 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mmapread.h"
@@ -197,8 +204,12 @@ static const char *const fallback_keys[MMAPREAD_FB_COUNT] = {
 	[MMAPREAD_FB_PAST_MAPPING] = "past_mapping",
 	[MMAPREAD_FB_UNUSUAL_CALL] = "unusual_call",
 	[MMAPREAD_FB_BAD_BUFFER] = "bad_buffer",
+	[MMAPREAD_FB_SIGNALS_BLOCKED] = "signals_blocked",
 	[MMAPREAD_FB_KERNEL_USE] = "kernel_use",
 	[MMAPREAD_FB_SHARED] = "shared",
+	[MMAPREAD_FB_STDIN_STDIO] = "stdin_stdio",
+	[MMAPREAD_FB_BUDGET] = "budget",
+	[MMAPREAD_FB_INTERRUPTED] = "interrupted",
 	[MMAPREAD_FB_TABLE_FULL] = "table_full",
 };
 
@@ -390,6 +401,221 @@ static int open_ro(const char *name)
 	if (fd < 0)
 		die("open %s", name);
 	return fd;
+}
+
+/*
+ * Record files, for the races: n little-endian uint32 records, record i
+ * holding the number first + i. A reader that checks each record it gets
+ * sees at once whether one was skipped or delivered twice.
+ */
+static void append_records(int fd, uint32_t first, uint32_t n)
+{
+	static uint32_t chunk[16384];
+
+	while (n > 0) {
+		uint32_t part = n < 16384 ? n : 16384;
+
+		for (uint32_t i = 0; i < part; i++)
+			chunk[i] = first + i;
+		write_all(fd, chunk, part * sizeof(uint32_t));
+		first += part;
+		n -= part;
+	}
+}
+
+static void make_records(const char *name, uint32_t n)
+{
+	int fd = open(dpath(name), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		      0644);
+
+	if (fd < 0)
+		die("create %s", name);
+	append_records(fd, 0, n);
+	if (close(fd) != 0)
+		die("close %s", name);
+}
+
+/*
+ * Waiting, in the races: they need both sides on a CPU at once, and a
+ * thread woken from a futex may arrive after a whole round is over; so a
+ * waiter spins for up to SPIN_NS first, then sleeps on a futex, so that a
+ * machine busy with other work does not lose whole time slices to it.
+ */
+#define SPIN_NS 20000ll
+
+static long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+static void wake_all(_Atomic int *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/*
+ * Wait until *word is no longer old; false if bound_ns (0: none) ran out.
+ * Async-signal-safe.
+ */
+static bool wait_change(_Atomic int *word, int old, long long bound_ns)
+{
+	long long start = mono_ns(), waited;
+	unsigned int n = 0;
+
+	while (atomic_load(word) == old) {
+		struct timespec left, *timeout = NULL;
+
+		if (++n % 64) {
+			__builtin_ia32_pause();
+			continue;
+		}
+		waited = mono_ns() - start;
+		if (bound_ns && waited >= bound_ns)
+			return false;
+		if (waited < SPIN_NS)
+			continue;
+		if (bound_ns) {
+			left.tv_sec = (bound_ns - waited) / 1000000000ll;
+			left.tv_nsec = (bound_ns - waited) % 1000000000ll;
+			timeout = &left;
+		}
+		syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, old, timeout,
+			NULL, 0);
+	}
+	return true;
+}
+
+static void flag_raise(_Atomic int *flag)
+{
+	atomic_store(flag, 1);
+	wake_all(flag);
+}
+
+static void wait_flag(_Atomic int *flag)
+{
+	wait_change(flag, 0, 0);
+}
+
+struct race_barrier {
+	_Atomic int count;
+	_Atomic int generation;
+	int parties;
+};
+
+#define RACE_BARRIER_INIT(n) { 0, 0, (n) }
+
+static void race_barrier_wait(struct race_barrier *b)
+{
+	int gen = atomic_load(&b->generation);
+
+	if (atomic_fetch_add(&b->count, 1) + 1 == b->parties) {
+		atomic_store(&b->count, 0);
+		atomic_fetch_add(&b->generation, 1);
+		wake_all(&b->generation);
+		return;
+	}
+	wait_change(&b->generation, gen, 0);
+}
+
+/*
+ * Pauses: a race of a few instructions rarely shows while the threads are
+ * time-sliced on a loaded machine. A pause widens it: a timer interrupts a
+ * chosen thread wherever it is (inside mmapread, most of the time), and the
+ * handler waits there, up to a bound, until another thread calls
+ * pause_release() (it returns at once while pause_on is 0: nobody would).
+ * Natively this is invisible, as the kernel holds nothing of the file
+ * across a signal handler; and a library that must wait for the paused
+ * thread only loses the bound.
+ */
+#define PAUSE_SIGNAL SIGUSR2
+#define PAUSE_BOUND_NS 2000000ll /* 2 ms */
+
+static _Atomic int pause_count;    /* pauses taken */
+static _Atomic int pause_releases; /* pause_release() calls */
+static _Atomic int pause_on = 1;
+
+static void pause_release(void)
+{
+	atomic_fetch_add(&pause_releases, 1);
+	wake_all(&pause_releases);
+}
+
+static void pause_handler(int sig)
+{
+	int saved_errno = errno;
+	int releases = atomic_load(&pause_releases);
+
+	(void)sig;
+	if (!atomic_load(&pause_on))
+		return;
+	atomic_fetch_add(&pause_count, 1);
+	wake_all(&pause_count);
+	wait_change(&pause_releases, releases, PAUSE_BOUND_NS);
+	errno = saved_errno;
+}
+
+/* A timer whose expiries pause the calling thread (disarmed). */
+static timer_t pause_timer_here(void)
+{
+	struct sigaction sa;
+	struct sigevent sev;
+	timer_t timer;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = pause_handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(PAUSE_SIGNAL, &sa, NULL) != 0)
+		die("sigaction(PAUSE_SIGNAL)");
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = PAUSE_SIGNAL;
+	sev._sigev_un._tid = gettid();
+	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) != 0)
+		die("timer_create");
+	return timer;
+}
+
+/* First expiry after first_ns, then every every_ns (0: once; 0, 0: off). */
+static void pause_timer_set(timer_t timer, long first_ns, long every_ns)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_nsec = first_ns;
+	its.it_interval.tv_nsec = every_ns;
+	if (timer_settime(timer, 0, &its, NULL) != 0)
+		die("timer_settime");
+}
+
+/*
+ * A hang must fail the test, not wait for meson's timeout: after seconds,
+ * SIGALRM says so on stdout (which then differs) and ends the process.
+ * Programs that use SIGALRM themselves need another watchdog.
+ */
+static void watchdog_fired(int sig)
+{
+	static const char msg[] = "WATCHDOG: still running, the program hung\n";
+
+	(void)sig;
+	if (write(1, msg, sizeof(msg) - 1) < 0)
+		_exit(4);
+	_exit(3);
+}
+
+static void watchdog(unsigned int seconds)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = watchdog_fired;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) != 0)
+		die("sigaction(SIGALRM)");
+	alarm(seconds);
 }
 
 /*
