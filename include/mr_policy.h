@@ -2,10 +2,10 @@
  * When a mapping pays, and the offset arithmetic of served calls.
  *
  * Pure functions, so that each threshold has a unit test. The numbers come
- * from the cost model in README.md ("How mmapread decides"): mapping,
- * faulting and unmapping a file costs about as much as 20-30 small read()
- * calls, so a file is mapped only once the program has shown a pattern of
- * small requests and enough of the file remains to repay that cost.
+ * from the cost model in README.md ("How it works", the policy): mapping,
+ * faulting and unmapping a file costs about as much as 48 small read()
+ * calls here, so a file is mapped only once the program has shown a
+ * pattern of small requests and enough of the file remains to repay it.
  */
 #ifndef MR_POLICY_H
 #define MR_POLICY_H
@@ -21,15 +21,16 @@
 /* Requests above this gain next to nothing from a mapping (1.02-1.2x). */
 #define MR_POLICY_SMALL_REQUEST (64u * 1024)
 /*
- * Small requests seen on a description before its file is examined comes
- * from MMAPREAD_MAP_AFTER (default 48): mapping, faulting in and unmapping
- * a file costs about 7.5 us here, and a small read() system call about
- * 154 ns, so after 48 reads a program has spent what a mapping costs. That
- * bounds the worst case (a program that stops reading right after the
- * mapping is made) to about twice the native cost, where mapping early
- * made a program that opens many files and reads each a few times 6.7x
- * slower.
+ * How many small requests a description shows before its file is examined
+ * is MMAPREAD_MAP_AFTER (default 48, see mr_config.h): mapping, faulting in
+ * and unmapping a file costs about 7.5 us here, and a small read() system
+ * call about 154 ns, so after 48 reads a program has spent what a mapping
+ * costs. That bounds the worst case (a program that stops reading right
+ * after the mapping is made) at about twice the native cost, where mapping
+ * early made a program that opens many files and reads each a few times
+ * 6.7x slower.
  */
+
 /* Requests of the observed size that must remain for a mapping to pay. */
 #define MR_POLICY_MIN_REQUESTS_LEFT 32u
 

@@ -1039,15 +1039,12 @@ static ssize_t dispatch(int fd, const struct read_call *call)
 			/* Sizes of vectored calls are only known from the
 			 * kernel's answer: reading the program's iovec array
 			 * here could fault where the kernel says EFAULT. */
-			if (!noted && call->kind == READ_POSITIONAL) {
+			if (!noted && (call->kind == READ_PLAIN ||
+				       call->kind == READ_POSITIONAL)) {
 				noted = true;
 				if (note_request(desc, call->count) &&
-				    decide(fd, desc, true))
-					continue;
-			} else if (!noted && call->kind == READ_PLAIN) {
-				noted = true;
-				if (note_request(desc, call->count) &&
-				    decide(fd, desc, false))
+				    decide(fd, desc,
+					   call->kind == READ_POSITIONAL))
 					continue;
 			}
 			if (!moves_offset(call))
