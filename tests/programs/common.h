@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -185,6 +186,40 @@ static void die(const char *fmt, ...)
 	va_end(ap);
 	fflush(stdout);
 	exit(2);
+}
+
+/*
+ * Fork a child for a step that may kill its process: the caller runs the
+ * step when this returns 0, then calls _exit(0). No core files.
+ */
+static pid_t fork_child(void)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		struct rlimit no_core = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &no_core);
+	}
+	return pid;
+}
+
+/* Wait for a fork_child() and print how it ended, as "<label>: ...". */
+static void report_child(pid_t pid, const char *label)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		die("waitpid");
+	if (WIFSIGNALED(status))
+		printf("%s: killed by signal %d (%s)\n", label,
+		       WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		printf("%s: exited %d\n", label, WEXITSTATUS(status));
 }
 
 /* ---- mmapread's counters (stderr, under the preload only) ---------------- */

@@ -249,27 +249,16 @@ static int map_file(const char *name)
 /* Fork a child that runs fn and report how it ended. */
 static void in_child(const char *what, void (*fn)(void))
 {
+	char label[160];
 	pid_t pid;
-	int status;
 
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		die("fork");
+	pid = fork_child();
 	if (pid == 0) {
-		struct rlimit no_core = { 0, 0 };
-
-		setrlimit(RLIMIT_CORE, &no_core);
 		fn();
 		_exit(0);
 	}
-	if (waitpid(pid, &status, 0) != pid)
-		die("waitpid");
-	if (WIFSIGNALED(status))
-		printf("child (%s): killed by signal %d (%s)\n", what,
-		       WTERMSIG(status), strsignal(WTERMSIG(status)));
-	else
-		printf("child (%s): exited %d\n", what, WEXITSTATUS(status));
+	snprintf(label, sizeof(label), "child (%s)", what);
+	report_child(pid, label);
 }
 
 static void child_dfl_fault(void)

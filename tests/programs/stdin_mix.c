@@ -108,26 +108,16 @@ static void case_fgets_first(void)
 
 static void in_child(const char *what, void (*fn)(void))
 {
-	int status;
 	pid_t pid;
 
 	section(what);
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		die("fork");
+	pid = fork_child();
 	if (pid == 0) {
 		fn();
 		fflush(stdout);
 		_exit(0);
 	}
-	if (waitpid(pid, &status, 0) != pid)
-		die("waitpid");
-	if (WIFSIGNALED(status))
-		printf("child: killed by signal %d (%s)\n", WTERMSIG(status),
-		       strsignal(WTERMSIG(status)));
-	else
-		printf("child: exited %d\n", WEXITSTATUS(status));
+	report_child(pid, "child");
 }
 
 int main(int argc, char **argv)
