@@ -223,7 +223,14 @@ static void surrender_at(int fd, struct mr_desc *desc,
 {
 	int was = atomic_load(&desc->state);
 	uint64_t word;
+	/* O_DIRECT has alignment rules, and a shrunken file a mapping that
+	 * is too long: then pread()s must go to the kernel too, even if the
+	 * description was handed back before for another reason. */
+	bool positional_ok = reason != MMAPREAD_FB_O_DIRECT &&
+			     reason != MMAPREAD_FB_TRUNCATED;
 
+	if (!positional_ok)
+		atomic_store(&desc->positional_ok, false);
 	do {
 		if (was == MR_PASSTHROUGH || was == MR_HANDING_BACK)
 			return;
@@ -238,10 +245,7 @@ static void surrender_at(int fd, struct mr_desc *desc,
 	mr_sys_lseek(fd, (off_t)(word == expected ? replacement : word),
 		     SEEK_SET);
 	mr_count(MR_C_SYS_LSEEK, 1);
-	/* O_DIRECT has alignment rules, and a shrunken file a mapping that
-	 * is too long: pread()s go to the kernel then too. */
-	atomic_store(&desc->positional_ok, reason != MMAPREAD_FB_O_DIRECT &&
-						   reason != MMAPREAD_FB_TRUNCATED);
+	atomic_store(&desc->positional_ok, positional_ok);
 	atomic_store_explicit(&desc->state, MR_PASSTHROUGH,
 			      memory_order_release);
 	settling_here = false;
@@ -345,15 +349,8 @@ int mr_fcntl(int fd, int cmd, void *arg)
 		break;
 	case F_SETFL:
 		/* O_DIRECT reads have alignment rules a copy would ignore. */
-		if ((long)arg & O_DIRECT) {
-			struct mr_desc *desc = mr_fdtable_acquire(fd);
-
-			if (desc) {
-				atomic_store(&desc->positional_ok, false);
-				surrender(fd, desc, MMAPREAD_FB_O_DIRECT);
-				mr_desc_put(desc);
-			}
-		}
+		if ((long)arg & O_DIRECT)
+			mr_hand_back(fd, MMAPREAD_FB_O_DIRECT);
 		break;
 	default:
 		break;
@@ -777,7 +774,6 @@ static ssize_t recover(int fd, struct mr_desc *desc, ssize_t kernel_ret,
 	uint64_t kernel_end = pos + (kernel_ret > 0 ? (uint64_t)kernel_ret : 0);
 
 	if (shrank(fd, desc)) {
-		atomic_store(&desc->positional_ok, false);
 		if (at_offset)
 			surrender_at(fd, desc, MMAPREAD_FB_TRUNCATED,
 				     reserved_end, kernel_end);
