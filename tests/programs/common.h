@@ -142,20 +142,12 @@ static void show(const char *label, long long ret, int err, int fd,
  * canary, print it (see show()) and yield its result as long long.
  * DOV is the same for vectored reads: the checksum covers iov in order.
  */
-#define DO(fd, buf, call, ...)                                         \
-	({                                                             \
-		char lbl_[256];                                        \
-		long long r_;                                          \
-		int e_;                                                \
-		snprintf(lbl_, sizeof(lbl_), __VA_ARGS__);             \
-		errno = ERRNO_CANARY;                                  \
-		r_ = (long long)(call);                                \
-		e_ = errno;                                            \
-		show(lbl_, r_, e_, (fd), (buf), NULL, 0);              \
-		r_;                                                    \
-	})
+#define DO(fd, buf, call, ...) \
+	DO_SHOW(fd, buf, NULL, 0, call, __VA_ARGS__)
+#define DOV(fd, iov, iovcnt, call, ...) \
+	DO_SHOW(fd, NULL, iov, iovcnt, call, __VA_ARGS__)
 
-#define DOV(fd, iov, iovcnt, call, ...)                                \
+#define DO_SHOW(fd, buf, iov, iovcnt, call, ...)                       \
 	({                                                             \
 		char lbl_[256];                                        \
 		long long r_;                                          \
@@ -164,7 +156,7 @@ static void show(const char *label, long long ret, int err, int fd,
 		errno = ERRNO_CANARY;                                  \
 		r_ = (long long)(call);                                \
 		e_ = errno;                                            \
-		show(lbl_, r_, e_, (fd), NULL, (iov), (iovcnt));       \
+		show(lbl_, r_, e_, (fd), (buf), (iov), (iovcnt));      \
 		r_;                                                    \
 	})
 
