@@ -49,11 +49,29 @@ void mr_hand_back_all(enum mmapread_fallback reason);
 void mr_hand_back(int fd, enum mmapread_fallback reason);
 
 /*
- * fdopen: stdio owns the fd from now on, and fclose will close it inside
- * libc where no preload sees it: hand the description back and stop
- * tracking the fd, so that no stale entry outlives it.
+ * fdopen, fdopendir: libc owns the fd from now on (stdio reads and getdents
+ * use the kernel's offset) and fclose/closedir will close it inside libc
+ * where no preload sees it: hand the description back and stop tracking
+ * the fd, so that no stale entry outlives it.
  */
-void mr_give_to_stdio(int fd);
+void mr_give_to_libc(int fd);
+
+/*
+ * A call that uses and moves the file offset in the kernel (write, writev,
+ * pwritev2 at offset -1, dprintf): the offset goes back to the kernel for
+ * good if mmapread held it, and the call runs inside, announced so that no
+ * mapping decision in another thread snapshots an offset it is moving.
+ * call returns like libc (-1 and errno); this returns the result or -errno.
+ */
+ssize_t mr_offset_call(int fd, ssize_t (*call)(void *args), void *args);
+
+/* ftruncate or fallocate changed fd's file: a mapping now longer than the
+ * file passes through, pread()s included. */
+void mr_after_resize(int fd);
+
+/* A call the table does not follow (socket, pipe, fopen...) just created
+ * fd: whatever the table still held for that number is stale. */
+void mr_forget_fd(int fd);
 
 /* Bring the kernel's offset up to date, for one call that reads it. */
 void mr_sync_offset(int fd);

@@ -9,10 +9,28 @@
 #ifndef MR_REAL_H
 #define MR_REAL_H
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <pty.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/pidfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <unistd.h>
+#include <wordexp.h>
 
 struct stat;
 
@@ -77,6 +95,54 @@ struct mr_real {
 	void (*longjmp_chk)(void *env, int val);
 	int (*sigaction)(int sig, const struct sigaction *act,
 			 struct sigaction *oldact);
+	int (*daemon)(int nochdir, int noclose);
+	__typeof__(forkpty) *forkpty;
+	__typeof__(wordexp) *wordexp;
+
+	/* Calls that write at, or report, the file offset. */
+	__typeof__(write) *write;
+	__typeof__(writev) *writev;
+	__typeof__(pwritev2) *pwritev2;
+	__typeof__(vdprintf) *vdprintf;
+	int (*vdprintf_chk)(int fd, int flag, const char *format, va_list ap);
+	int (*ioctl)(int fd, unsigned long request, ...);
+	__typeof__(ftruncate) *ftruncate;
+	__typeof__(fallocate) *fallocate;
+	__typeof__(fdopendir) *fdopendir;
+
+	/* Calls that create fds (the table drops what it held for them). */
+	__typeof__(socket) *socket;
+	__typeof__(socketpair) *socketpair;
+	__typeof__(accept) *accept;
+	__typeof__(accept4) *accept4;
+	__typeof__(recvmsg) *recvmsg;
+	__typeof__(recvmmsg) *recvmmsg;
+	__typeof__(pipe) *pipe;
+	__typeof__(pipe2) *pipe2;
+	__typeof__(eventfd) *eventfd;
+	__typeof__(signalfd) *signalfd;
+	__typeof__(timerfd_create) *timerfd_create;
+	__typeof__(epoll_create) *epoll_create;
+	__typeof__(epoll_create1) *epoll_create1;
+	__typeof__(inotify_init) *inotify_init;
+	__typeof__(inotify_init1) *inotify_init1;
+	__typeof__(fanotify_init) *fanotify_init;
+	__typeof__(memfd_create) *memfd_create;
+	__typeof__(pidfd_open) *pidfd_open;
+	__typeof__(pidfd_getfd) *pidfd_getfd;
+	__typeof__(open_by_handle_at) *open_by_handle_at;
+	__typeof__(posix_openpt) *posix_openpt;
+	__typeof__(getpt) *getpt;
+	__typeof__(openpty) *openpty;
+	__typeof__(shm_open) *shm_open;
+	__typeof__(fopen) *fopen;
+	__typeof__(freopen) *freopen;
+	__typeof__(tmpfile) *tmpfile;
+	__typeof__(mkstemp) *mkstemp;
+	__typeof__(mkostemp) *mkostemp;
+	__typeof__(mkstemps) *mkstemps;
+	__typeof__(mkostemps) *mkostemps;
+	__typeof__(opendir) *opendir;
 };
 
 /* Resolve every pointer; idempotent, safe to call from any entry point. */

@@ -98,7 +98,10 @@ static void track_new_fd(int fd, int flags)
 		mr_fdtable_forget(fd);
 		return;
 	}
-	if ((flags & O_PATH) || (flags & O_ACCMODE) != O_RDONLY) {
+	/* O_RDWR is served too: writes through it hand the offset back
+	 * (mr_offset_call), and the shared mapping shows what they wrote. */
+	if ((flags & O_PATH) || (flags & O_ACCMODE) == O_WRONLY ||
+	    (flags & O_ACCMODE) == O_ACCMODE) {
 		mr_fdtable_forget(fd);
 		mr_count_fallback(MMAPREAD_FB_ACCESS_MODE);
 		return;
@@ -265,6 +268,17 @@ static ssize_t to_kernel(int fd, struct mr_desc *desc,
 	return MR_PASS;
 }
 
+static bool shrank(int fd, const struct mr_desc *desc);
+
+/* Whether pread()s may still be served from desc->map (then it is valid). */
+static bool has_mapping(struct mr_desc *desc)
+{
+	int state = atomic_load_explicit(&desc->state, memory_order_acquire);
+
+	return state == MR_MAPPED || state == MR_HANDING_BACK ||
+	       (state == MR_PASSTHROUGH && atomic_load(&desc->positional_ok));
+}
+
 static void hand_back(int fd, struct mr_desc *desc, void *reason)
 {
 	surrender(fd, desc, *(enum mmapread_fallback *)reason);
@@ -301,10 +315,33 @@ void mr_hand_back(int fd, enum mmapread_fallback reason)
 	errno = saved_errno;
 }
 
-void mr_give_to_stdio(int fd)
+void mr_give_to_libc(int fd)
 {
+	int saved_errno = errno;
+
 	mr_hand_back(fd, MMAPREAD_FB_KERNEL_USE);
 	mr_fdtable_forget(fd);
+	errno = saved_errno;
+}
+
+void mr_forget_fd(int fd)
+{
+	int saved_errno = errno;
+
+	mr_fdtable_forget(fd);
+	errno = saved_errno;
+}
+
+void mr_after_resize(int fd)
+{
+	int saved_errno = errno;
+	struct mr_desc *desc = mr_fdtable_acquire(fd);
+
+	if (desc && has_mapping(desc) && shrank(fd, desc))
+		surrender(fd, desc, MMAPREAD_FB_TRUNCATED);
+	if (desc)
+		mr_desc_put(desc);
+	errno = saved_errno;
 }
 
 void mr_hand_back_all(enum mmapread_fallback reason)
@@ -1216,6 +1253,46 @@ off_t mr_lseek(int fd, off_t off, int whence)
 	if (desc && atomic_load(&desc->state) == MR_HANDING_BACK)
 		wait_settled(desc);
 	return kernel_result(mr_real_lseek(fd, off, whence));
+}
+
+ssize_t mr_offset_call(int fd, ssize_t (*call)(void *args), void *args)
+{
+	struct mr_desc *desc __attribute__((cleanup(put_desc))) =
+		mr_fdtable_acquire(fd);
+	ssize_t ret;
+
+	while (desc) {
+		switch (atomic_load_explicit(&desc->state,
+					     memory_order_acquire)) {
+		case MR_WATCHING:
+			/* The kernel owns the offset already: only a decision
+			 * must not snapshot it while the call moves it. */
+			if (!watch_enter(desc)) {
+				settle_or_give_up(desc);
+				continue;
+			}
+			{
+				struct mr_desc *entered
+					__attribute__((cleanup(watch_leave))) =
+						desc;
+
+				ret = call(args);
+				return ret < 0 ? -errno : ret;
+			}
+		case MR_MAPPED:
+			surrender(fd, desc, MMAPREAD_FB_KERNEL_USE);
+			break;
+		default:
+			break;
+		}
+		break;
+	}
+	if (desc && atomic_load(&desc->state) == MR_HANDING_BACK)
+		wait_settled(desc);
+	put_desc(&desc);
+	desc = NULL;
+	ret = call(args);
+	return ret < 0 ? -errno : ret;
 }
 
 int mr_sigaction(int sig, const struct sigaction *act,

@@ -14,14 +14,20 @@
 #undef _FILE_OFFSET_BITS
 #undef _FORTIFY_SOURCE
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <wordexp.h>
 
 #include "mmapread.h"
 #include "mr_core.h"
@@ -514,8 +520,62 @@ EXPORT FILE *popen(const char *command, const char *type)
 /* stdio takes the fd over: from now on it reads at the kernel's offset. */
 EXPORT FILE *fdopen(int fd, const char *mode)
 {
-	mr_give_to_stdio(fd);
+	mr_give_to_libc(fd);
 	return REAL_CALL(fdopen, NULL, fd, mode);
+}
+
+/* readdir() reads the directory at the kernel's offset (getdents). */
+EXPORT DIR *fdopendir(int fd)
+{
+	mr_give_to_libc(fd);
+	return REAL_CALL(fdopendir, NULL, fd);
+}
+
+/*
+ * Functions that fork inside libc, where the fork wrapper does not see it:
+ * daemon() (whose child also puts /dev/null on fds 0-2 with an internal
+ * dup2), forkpty() and wordexp() (command substitution runs a shell).
+ */
+EXPORT int daemon(int nochdir, int noclose)
+{
+	int ret;
+
+	mr_before_child();
+	ret = REAL_CALL(daemon, -1, nochdir, noclose);
+	if (ret == 0) {
+		mr_after_fork_in_child();
+		if (!noclose)
+			for (int fd = 0; fd <= 2; fd++)
+				mr_forget_fd(fd);
+	}
+	return ret;
+}
+
+EXPORT pid_t forkpty(int *amaster, char *name, const struct termios *termp,
+		     const struct winsize *winp)
+{
+	pid_t pid;
+
+	mr_before_child();
+	pid = REAL_CALL(forkpty, -1, amaster, name, termp, winp);
+	if (pid == 0) {
+		mr_after_fork_in_child();
+		for (int fd = 0; fd <= 2; fd++)
+			mr_forget_fd(fd);
+	} else if (pid > 0) {
+		mr_forget_fd(*amaster);
+	}
+	return pid;
+}
+
+EXPORT int wordexp(const char *words, wordexp_t *pwordexp, int flags)
+{
+	int ret;
+
+	mr_before_spawn();
+	ret = REAL_CALL(wordexp, WRDE_NOSPACE, words, pwordexp, flags);
+	mr_after_spawn();
+	return ret;
 }
 
 /* ---- calls the kernel serves at the current offset -------------------- */
@@ -526,6 +586,7 @@ EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 {
 	if (!offset)
 		mr_hand_back(in_fd, MMAPREAD_FB_KERNEL_USE);
+	mr_hand_back(out_fd, MMAPREAD_FB_KERNEL_USE);
 	return REAL_CALL(sendfile, -1, out_fd, in_fd, offset, count);
 }
 
@@ -534,6 +595,7 @@ EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset,
 {
 	if (!offset)
 		mr_hand_back(in_fd, MMAPREAD_FB_KERNEL_USE);
+	mr_hand_back(out_fd, MMAPREAD_FB_KERNEL_USE);
 	return REAL_CALL(sendfile, -1, out_fd, in_fd, offset, count);
 }
 
@@ -542,6 +604,8 @@ EXPORT ssize_t splice(int fd_in, off64_t *off_in, int fd_out,
 {
 	if (!off_in)
 		mr_hand_back(fd_in, MMAPREAD_FB_KERNEL_USE);
+	if (!off_out)
+		mr_hand_back(fd_out, MMAPREAD_FB_KERNEL_USE);
 	return REAL_CALL(splice, -1, fd_in, off_in, fd_out, off_out, len,
 			 flags);
 }
@@ -552,6 +616,8 @@ EXPORT ssize_t copy_file_range(int fd_in, off64_t *off_in, int fd_out,
 {
 	if (!off_in)
 		mr_hand_back(fd_in, MMAPREAD_FB_KERNEL_USE);
+	if (!off_out)
+		mr_hand_back(fd_out, MMAPREAD_FB_KERNEL_USE);
 	return REAL_CALL(copy_file_range, -1, fd_in, off_in, fd_out, off_out,
 			 len, flags);
 }
@@ -567,6 +633,455 @@ EXPORT int lockf64(int fd, int cmd, off64_t len)
 {
 	mr_sync_offset(fd);
 	return REAL_CALL(lockf, -1, fd, cmd, len);
+}
+
+/* ---- writes at the file offset ------------------------------------------ */
+
+/*
+ * These move the kernel's offset (O_APPEND writes move it to the end), so
+ * they run through mr_offset_call() with their arguments in a struct.
+ * pwrite and pwritev leave the offset alone: the shared mapping shows what
+ * they write, and reads past its end go to the kernel.
+ */
+struct write_args {
+	int fd;
+	const void *buf;
+	size_t count;
+	const struct iovec *iov;
+	int iovcnt;
+	int flags;
+	int chk_flag;
+	const char *format;
+	va_list *ap;
+};
+
+static ssize_t call_write(void *p)
+{
+	struct write_args *a = p;
+
+	return REAL_CALL(write, -1, a->fd, a->buf, a->count);
+}
+
+static ssize_t call_writev(void *p)
+{
+	struct write_args *a = p;
+
+	return REAL_CALL(writev, -1, a->fd, a->iov, a->iovcnt);
+}
+
+static ssize_t call_pwritev2(void *p)
+{
+	struct write_args *a = p;
+
+	return REAL_CALL(pwritev2, -1, a->fd, a->iov, a->iovcnt, -1, a->flags);
+}
+
+static ssize_t call_vdprintf(void *p)
+{
+	struct write_args *a = p;
+
+	return REAL_CALL(vdprintf, -1, a->fd, a->format, *a->ap);
+}
+
+static ssize_t call_vdprintf_chk(void *p)
+{
+	struct write_args *a = p;
+
+	return REAL_CALL(vdprintf_chk, -1, a->fd, a->chk_flag, a->format,
+			 *a->ap);
+}
+
+EXPORT ssize_t write(int fd, const void *buf, size_t count)
+{
+	struct write_args a = { .fd = fd, .buf = buf, .count = count };
+
+	return CORE(mr_offset_call(fd, call_write, &a));
+}
+
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct write_args a = { .fd = fd, .iov = iov, .iovcnt = iovcnt };
+
+	return CORE(mr_offset_call(fd, call_writev, &a));
+}
+
+/* At offset -1, pwritev2 writes at (and moves) the file offset. */
+EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt,
+			off_t offset, int flags)
+{
+	struct write_args a = { .fd = fd, .iov = iov, .iovcnt = iovcnt,
+				.flags = flags };
+
+	if (offset != -1)
+		return REAL_CALL(pwritev2, -1, fd, iov, iovcnt, offset, flags);
+	return CORE(mr_offset_call(fd, call_pwritev2, &a));
+}
+
+EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int iovcnt,
+			   off64_t offset, int flags)
+{
+	return pwritev2(fd, iov, iovcnt, offset, flags);
+}
+
+/* dprintf writes through a write inside libc. */
+EXPORT int vdprintf(int fd, const char *format, va_list ap)
+{
+	va_list copy;
+	struct write_args a = { .fd = fd, .format = format, .ap = &copy };
+	long ret;
+
+	va_copy(copy, ap);
+	ret = CORE(mr_offset_call(fd, call_vdprintf, &a));
+	va_end(copy);
+	return (int)ret;
+}
+
+EXPORT int dprintf(int fd, const char *format, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, format);
+	ret = vdprintf(fd, format, ap);
+	va_end(ap);
+	return ret;
+}
+
+EXPORT int __vdprintf_chk(int fd, int flag, const char *format, va_list ap)
+{
+	va_list copy;
+	struct write_args a = { .fd = fd, .chk_flag = flag, .format = format,
+				.ap = &copy };
+	long ret;
+
+	va_copy(copy, ap);
+	ret = CORE(mr_offset_call(fd, call_vdprintf_chk, &a));
+	va_end(copy);
+	return (int)ret;
+}
+
+EXPORT int __dprintf_chk(int fd, int flag, const char *format, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, format);
+	ret = __vdprintf_chk(fd, flag, format, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* FIONREAD on a regular file answers size minus the file offset. */
+EXPORT int ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (request == FIONREAD)
+		mr_sync_offset(fd);
+	return REAL_CALL(ioctl, -1, fd, request, arg);
+}
+
+EXPORT int ftruncate(int fd, off_t length)
+{
+	int ret = REAL_CALL(ftruncate, -1, fd, length);
+
+	if (ret == 0)
+		mr_after_resize(fd);
+	return ret;
+}
+
+EXPORT int ftruncate64(int fd, off64_t length)
+{
+	return ftruncate(fd, length);
+}
+
+EXPORT int fallocate(int fd, int mode, off_t offset, off_t len)
+{
+	int ret = REAL_CALL(fallocate, -1, fd, mode, offset, len);
+
+	if (ret == 0)
+		mr_after_resize(fd);
+	return ret;
+}
+
+EXPORT int fallocate64(int fd, int mode, off64_t offset, off64_t len)
+{
+	return fallocate(fd, mode, offset, len);
+}
+
+/* ---- fds created where the table does not look -------------------------- */
+
+/*
+ * A number the table still holds can come back from any call that creates
+ * an fd, after a close mmapread did not see (inside libc, or a raw system
+ * call): the stale entry goes before the program can read the new object.
+ */
+#define NEW_FD(expr)                         \
+	({                                   \
+		int fd_ = (expr);            \
+		if (fd_ >= 0)                \
+			mr_forget_fd(fd_);   \
+		fd_;                         \
+	})
+
+#define NEW_FD_PAIR(expr, fds)               \
+	({                                   \
+		int ret_ = (expr);           \
+		if (ret_ == 0) {             \
+			mr_forget_fd((fds)[0]); \
+			mr_forget_fd((fds)[1]); \
+		}                            \
+		ret_;                        \
+	})
+
+/* The stream's fd, forgotten; the stream itself passes through. */
+static FILE *new_stream(FILE *stream)
+{
+	if (stream)
+		mr_forget_fd(fileno(stream));
+	return stream;
+}
+
+EXPORT int socket(int domain, int type, int protocol)
+{
+	return NEW_FD(REAL_CALL(socket, -1, domain, type, protocol));
+}
+
+EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
+{
+	return NEW_FD_PAIR(REAL_CALL(socketpair, -1, domain, type, protocol,
+				     sv), sv);
+}
+
+EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	return NEW_FD(REAL_CALL(accept, -1, fd, addr, addrlen));
+}
+
+EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen,
+		   int flags)
+{
+	return NEW_FD(REAL_CALL(accept4, -1, fd, addr, addrlen, flags));
+}
+
+/* fds passed over a unix socket arrive in SCM_RIGHTS control messages. */
+static void forget_passed_fds(struct msghdr *msg)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c;
+	     c = CMSG_NXTHDR(msg, c)) {
+		size_t n;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			mr_forget_fd(fd);
+		}
+	}
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t ret = REAL_CALL(recvmsg, -1, fd, msg, flags);
+
+	if (ret >= 0)
+		forget_passed_fds(msg);
+	return ret;
+}
+
+EXPORT int recvmmsg(int fd, struct mmsghdr *vmessages, unsigned int vlen,
+		    int flags, struct timespec *tmo)
+{
+	int ret = REAL_CALL(recvmmsg, -1, fd, vmessages, vlen, flags, tmo);
+
+	for (int i = 0; i < ret; i++)
+		forget_passed_fds(&vmessages[i].msg_hdr);
+	return ret;
+}
+
+EXPORT int pipe(int fds[2])
+{
+	return NEW_FD_PAIR(REAL_CALL(pipe, -1, fds), fds);
+}
+
+EXPORT int pipe2(int fds[2], int flags)
+{
+	return NEW_FD_PAIR(REAL_CALL(pipe2, -1, fds, flags), fds);
+}
+
+EXPORT int eventfd(unsigned int count, int flags)
+{
+	return NEW_FD(REAL_CALL(eventfd, -1, count, flags));
+}
+
+EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
+{
+	return NEW_FD(REAL_CALL(signalfd, -1, fd, mask, flags));
+}
+
+EXPORT int timerfd_create(int clockid, int flags)
+{
+	return NEW_FD(REAL_CALL(timerfd_create, -1, clockid, flags));
+}
+
+EXPORT int epoll_create(int size)
+{
+	return NEW_FD(REAL_CALL(epoll_create, -1, size));
+}
+
+EXPORT int epoll_create1(int flags)
+{
+	return NEW_FD(REAL_CALL(epoll_create1, -1, flags));
+}
+
+EXPORT int inotify_init(void)
+{
+	return NEW_FD(REAL_CALL(inotify_init, -1));
+}
+
+EXPORT int inotify_init1(int flags)
+{
+	return NEW_FD(REAL_CALL(inotify_init1, -1, flags));
+}
+
+EXPORT int fanotify_init(unsigned int flags, unsigned int event_f_flags)
+{
+	return NEW_FD(REAL_CALL(fanotify_init, -1, flags, event_f_flags));
+}
+
+EXPORT int memfd_create(const char *name, unsigned int flags)
+{
+	return NEW_FD(REAL_CALL(memfd_create, -1, name, flags));
+}
+
+EXPORT int pidfd_open(pid_t pid, unsigned int flags)
+{
+	return NEW_FD(REAL_CALL(pidfd_open, -1, pid, flags));
+}
+
+EXPORT int pidfd_getfd(int pidfd, int targetfd, unsigned int flags)
+{
+	return NEW_FD(REAL_CALL(pidfd_getfd, -1, pidfd, targetfd, flags));
+}
+
+EXPORT int open_by_handle_at(int mount_fd, struct file_handle *handle,
+			     int flags)
+{
+	return NEW_FD(REAL_CALL(open_by_handle_at, -1, mount_fd, handle,
+				flags));
+}
+
+EXPORT int posix_openpt(int flags)
+{
+	return NEW_FD(REAL_CALL(posix_openpt, -1, flags));
+}
+
+EXPORT int getpt(void)
+{
+	return NEW_FD(REAL_CALL(getpt, -1));
+}
+
+EXPORT int openpty(int *amaster, int *aslave, char *name,
+		   const struct termios *termp, const struct winsize *winp)
+{
+	int ret = REAL_CALL(openpty, -1, amaster, aslave, name, termp, winp);
+
+	if (ret == 0) {
+		mr_forget_fd(*amaster);
+		mr_forget_fd(*aslave);
+	}
+	return ret;
+}
+
+EXPORT int shm_open(const char *name, int oflag, mode_t mode)
+{
+	return NEW_FD(REAL_CALL(shm_open, -1, name, oflag, mode));
+}
+
+EXPORT int mkstemp(char *template)
+{
+	return NEW_FD(REAL_CALL(mkstemp, -1, template));
+}
+
+EXPORT int mkstemp64(char *template)
+{
+	return mkstemp(template);
+}
+
+EXPORT int mkostemp(char *template, int flags)
+{
+	return NEW_FD(REAL_CALL(mkostemp, -1, template, flags));
+}
+
+EXPORT int mkostemp64(char *template, int flags)
+{
+	return mkostemp(template, flags);
+}
+
+EXPORT int mkstemps(char *template, int suffixlen)
+{
+	return NEW_FD(REAL_CALL(mkstemps, -1, template, suffixlen));
+}
+
+EXPORT int mkstemps64(char *template, int suffixlen)
+{
+	return mkstemps(template, suffixlen);
+}
+
+EXPORT int mkostemps(char *template, int suffixlen, int flags)
+{
+	return NEW_FD(REAL_CALL(mkostemps, -1, template, suffixlen, flags));
+}
+
+EXPORT int mkostemps64(char *template, int suffixlen, int flags)
+{
+	return mkostemps(template, suffixlen, flags);
+}
+
+EXPORT FILE *fopen(const char *path, const char *mode)
+{
+	return new_stream(REAL_CALL(fopen, NULL, path, mode));
+}
+
+EXPORT FILE *fopen64(const char *path, const char *mode)
+{
+	return fopen(path, mode);
+}
+
+EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream)
+{
+	return new_stream(REAL_CALL(freopen, NULL, path, mode, stream));
+}
+
+EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream)
+{
+	return freopen(path, mode, stream);
+}
+
+EXPORT FILE *tmpfile(void)
+{
+	return new_stream(REAL_CALL(tmpfile, NULL));
+}
+
+EXPORT FILE *tmpfile64(void)
+{
+	return tmpfile();
+}
+
+EXPORT DIR *opendir(const char *path)
+{
+	DIR *dir = REAL_CALL(opendir, NULL, path);
+
+	if (dir)
+		mr_forget_fd(dirfd(dir));
+	return dir;
 }
 
 /* ---- signal masks: a thread that blocks SIGBUS must not fault --------- */
