@@ -11,14 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Longest MMAPREAD_STATS_FILE accepted, NUL included. */
+#define MR_PATH_MAX 1024
+
 struct mr_config {
 	bool disable;
 	bool stats;
 	uint64_t max_size;
 	uint64_t map_after;
+	char stats_file[MR_PATH_MAX]; /* "" unless set */
 };
 
-enum mr_option_type { MR_OPT_BOOL, MR_OPT_SIZE, MR_OPT_COUNT };
+enum mr_option_type { MR_OPT_BOOL, MR_OPT_SIZE, MR_OPT_COUNT, MR_OPT_PATH };
 
 struct mr_option {
 	const char *name;
@@ -43,6 +47,13 @@ void mr_config_init(void);
  */
 int mr_config_load(struct mr_config *cfg,
 		   const char *(*lookup)(const char *name), int warn_fd);
+
+/*
+ * A secure-execution process (setuid, setgid, file capabilities: AT_SECURE)
+ * must not create files that its environment names: drop such options,
+ * with one line to warn_fd for each. Returns how many were dropped.
+ */
+int mr_config_secure(struct mr_config *cfg, bool secure, int warn_fd);
 
 /* 1/0, yes/no, on/off, true/false, any case: 0 or -EINVAL. */
 int mr_parse_bool(const char *text, bool *ret_value);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/auxv.h>
 
 #include "mr_real.h"
 
@@ -18,6 +19,10 @@ const struct mr_option mr_options[] = {
 	  "0", "load but serve nothing: every call goes to the kernel" },
 	{ "MMAPREAD_STATS", MR_OPT_BOOL, offsetof(struct mr_config, stats),
 	  "0", "print the report to stderr at exit" },
+	{ "MMAPREAD_STATS_FILE", MR_OPT_PATH,
+	  offsetof(struct mr_config, stats_file), "",
+	  "write the report to this new file instead (%p: pid, %e: program; "
+	  "never follows a symlink or overwrites a file)" },
 	{ "MMAPREAD_MAX_SIZE", MR_OPT_SIZE, offsetof(struct mr_config, max_size),
 	  "0", "never map files larger than this (K/M/G/T); 0: no ceiling" },
 	{ "MMAPREAD_MAP_AFTER", MR_OPT_COUNT,
@@ -85,6 +90,12 @@ static int store(const struct mr_option *opt, char *field, const char *text)
 	uint64_t size;
 	int err;
 
+	if (opt->type == MR_OPT_PATH) {
+		if (strlen(text) >= MR_PATH_MAX)
+			return -ENAMETOOLONG;
+		strcpy(field, text);
+		return 0;
+	}
 	if (opt->type == MR_OPT_BOOL) {
 		err = mr_parse_bool(text, &flag);
 		if (!err)
@@ -137,6 +148,8 @@ static void warn(int fd, const struct mr_option *opt, const char *value,
 			? "a boolean (1/0, yes/no, on/off, true/false)"
 		: opt->type == MR_OPT_COUNT
 			? "a whole number"
+		: opt->type == MR_OPT_PATH
+			? "a path shorter than 1024 bytes"
 			: "a size in bytes with an optional K/M/G/T suffix";
 	int len;
 
@@ -148,7 +161,8 @@ static void warn(int fd, const struct mr_option *opt, const char *value,
 			   err != -ERANGE	       ? ""
 			   : opt->type == MR_OPT_COUNT ? " below 2^32"
 						       : " that fits in 64 bits",
-			   opt->default_text);
+			   *opt->default_text ? opt->default_text
+					      : "(unset)");
 
 	if (fd >= 0 && len > 0)
 		mr_sys_write(fd, line, (size_t)len < sizeof(line)
@@ -180,6 +194,20 @@ int mr_config_load(struct mr_config *cfg,
 	return bad;
 }
 
+int mr_config_secure(struct mr_config *cfg, bool secure, int warn_fd)
+{
+	static const char line[] =
+		"mmapread: MMAPREAD_STATS_FILE is ignored in a setuid/setgid "
+		"(secure-execution) process; no report file is written\n";
+
+	if (!secure || !cfg->stats_file[0])
+		return 0;
+	cfg->stats_file[0] = '\0';
+	if (warn_fd >= 0)
+		mr_sys_write(warn_fd, line, sizeof(line) - 1);
+	return 1;
+}
+
 static const char *env_lookup(const char *name)
 {
 	return getenv(name);
@@ -193,6 +221,7 @@ void mr_config_init(void)
 	if (!atomic_compare_exchange_strong(&config_state, &expected, 1))
 		return;
 	mr_config_load(&parsed, env_lookup, 2);
+	mr_config_secure(&parsed, getauxval(AT_SECURE) != 0, 2);
 	config = parsed;
 	atomic_store_explicit(&config_state, 2, memory_order_release);
 }

@@ -174,18 +174,97 @@ static dev_t report_dev;
 static ino_t report_ino;
 static atomic_bool reported;
 
+/* MMAPREAD_STATS_FILE made absolute while the starting directory is known. */
+static char file_template[MR_PATH_MAX + 512];
+
+static bool want_report(void)
+{
+	return mr_config()->stats || mr_config()->stats_file[0];
+}
+
 void mr_stats_note_stderr(void)
 {
+	const char *name = mr_config()->stats_file;
 	struct stat st;
 	long fd;
 
 	report_owner = getpid();
+	if (name[0]) {
+		file_template[0] = '\0';
+		if (name[0] != '/' &&
+		    syscall(SYS_getcwd, file_template,
+			    sizeof(file_template) - MR_PATH_MAX - 1) > 0)
+			strcat(file_template, "/");
+		strcat(file_template, name);
+		return;
+	}
 	if (!mr_config()->stats || mr_sys_fstat(2, &st) != 0)
 		return;
 	report_dev = st.st_dev;
 	report_ino = st.st_ino;
 	fd = syscall(SYS_fcntl, 2, F_DUPFD_CLOEXEC, REPORT_FD_FLOOR);
 	report_fd = fd >= 0 ? (int)fd : 2;
+}
+
+/* The template with %p (pid), %e (program name) and %% expanded. */
+static void expand_template(char *out, size_t cap, const char *program,
+			    long pid)
+{
+	struct out o = { out, cap, 0 };
+
+	out[0] = '\0';
+	for (const char *p = file_template; *p; p++) {
+		if (p[0] == '%' && p[1] == 'p') {
+			put(&o, "%ld", pid);
+			p++;
+		} else if (p[0] == '%' && p[1] == 'e') {
+			put(&o, "%s", program);
+			p++;
+		} else if (p[0] == '%' && p[1] == '%') {
+			put(&o, "%%");
+			p++;
+		} else {
+			put(&o, "%c", *p);
+		}
+	}
+}
+
+/*
+ * Create the report file: never through a symlink, never over an existing
+ * file (the same pid after an exec, a template without %p in a process
+ * tree), so the next free "NAME.1" ... "NAME.99" is taken instead.
+ */
+static int create_report_file(const char *program, long pid)
+{
+	char path[sizeof(file_template) + 256], tried[sizeof(path) + 8];
+	char line[sizeof(tried) + 128];
+	long fd = -1;
+	int len;
+
+	expand_template(path, sizeof(path), program, pid);
+	for (int n = 0; n < 100; n++) {
+		if (n == 0)
+			snprintf(tried, sizeof(tried), "%s", path);
+		else
+			snprintf(tried, sizeof(tried), "%s.%d", path, n);
+		fd = syscall(SYS_openat, AT_FDCWD, tried,
+			     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+				     O_CLOEXEC,
+			     0644);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (fd >= 0)
+		return (int)fd;
+	len = snprintf(line, sizeof(line),
+		       "mmapread: MMAPREAD_STATS_FILE: cannot create '%s': "
+		       "%s; no report written\n",
+		       tried, strerror(errno));
+	if (len > 0)
+		mr_sys_write(2, line,
+			     (size_t)len < sizeof(line) ? (size_t)len
+							 : sizeof(line) - 1);
+	return -1;
 }
 
 static bool report_fd_intact(int fd)
@@ -206,10 +285,13 @@ void mr_stats_report_at_exit(void)
 
 	/* A vfork child shares our memory but is not us: its exec must not
 	 * print (or use up) the parent's report. */
-	if (!mr_config()->stats || getpid() != report_owner ||
+	if (!want_report() || getpid() != report_owner ||
 	    atomic_exchange(&reported, true))
 		goto out;
-	if (!report_fd_intact(fd))
+	if (file_template[0])
+		fd = create_report_file(program_invocation_short_name,
+					(long)getpid());
+	else if (!report_fd_intact(fd))
 		fd = report_fd_intact(2) ? 2 : -1;
 	if (fd < 0)
 		goto out;
@@ -234,6 +316,8 @@ void mr_stats_report_at_exit(void)
 			break;
 		done += (size_t)n;
 	}
+	if (file_template[0])
+		syscall(SYS_close, fd);
 out:
 	errno = saved_errno;
 }

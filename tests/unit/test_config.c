@@ -298,10 +298,12 @@ static void test_config_every_bad_value_counted(void **state)
 	static const char *const env[] = { "MMAPREAD_DISABLE=2",
 					   "MMAPREAD_STATS=",
 					   "MMAPREAD_MAX_SIZE=-5", NULL };
-	static const char *const env_all[] = { "MMAPREAD_DISABLE=nah",
-					       "MMAPREAD_STATS=sure",
-					       "MMAPREAD_MAX_SIZE=1P",
-					       "MMAPREAD_MAP_AFTER=4K", NULL };
+	static char long_path[MR_PATH_MAX + 32];
+	static const char *env_all[] = { "MMAPREAD_DISABLE=nah",
+					 "MMAPREAD_STATS=sure",
+					 "MMAPREAD_MAX_SIZE=1P",
+					 "MMAPREAD_MAP_AFTER=4K", long_path,
+					 NULL };
 	struct mr_config cfg;
 	char warnings[4096];
 	const char *line;
@@ -312,8 +314,13 @@ static void test_config_every_bad_value_counted(void **state)
 	assert_false(cfg.disable);
 	assert_int_equal(cfg.max_size, 0);
 
-	assert_int_equal(load(env_all, &cfg, warnings, sizeof(warnings)), 4);
-	assert_int_equal(count_lines(warnings), 4);
+	/* A path one byte too long for the buffer. */
+	memset(long_path, 'x', sizeof(long_path) - 1);
+	memcpy(long_path, "MMAPREAD_STATS_FILE=", 20);
+	long_path[20 + MR_PATH_MAX] = '\0';
+	assert_int_equal(load(env_all, &cfg, warnings, sizeof(warnings)), 5);
+	assert_int_equal(count_lines(warnings), 5);
+	assert_string_equal(cfg.stats_file, "");
 	/* One line per option, each naming it right after the prefix. */
 	line = warnings;
 	for (size_t i = 0; i < mr_option_count; i++) {
@@ -450,6 +457,10 @@ static void test_options_table(void **state)
 			err = mr_parse_bool(opt->default_text, &value);
 			assert_true(opt->field + sizeof(bool) <=
 				    sizeof(struct mr_config));
+		} else if (opt->type == MR_OPT_PATH) {
+			err = strlen(opt->default_text) < MR_PATH_MAX ? 0 : -1;
+			assert_true(opt->field + MR_PATH_MAX <=
+				    sizeof(struct mr_config));
 		} else {
 			uint64_t value;
 
@@ -489,6 +500,8 @@ static void test_options_defaults_loaded(void **state)
 						       &want), 0);
 			memcpy(&got, field, sizeof(got));
 			assert_int_equal(got, want);
+		} else if (opt->type == MR_OPT_PATH) {
+			assert_string_equal(field, opt->default_text);
 		} else {
 			uint64_t want, got;
 
@@ -498,6 +511,58 @@ static void test_options_defaults_loaded(void **state)
 			assert_int_equal(got, want);
 		}
 	}
+}
+
+/* A path is taken as it is, up to MR_PATH_MAX - 1 bytes. */
+static void test_config_path_value(void **state)
+{
+	static char longest[20 + MR_PATH_MAX];
+	static const char *env[] = { longest, NULL };
+	struct mr_config cfg;
+	char warnings[1024];
+
+	(void)state;
+	memset(longest, 'y', sizeof(longest) - 1);
+	memcpy(longest, "MMAPREAD_STATS_FILE=", 20);
+	longest[sizeof(longest) - 1] = '\0';
+	assert_int_equal(load(env, &cfg, warnings, sizeof(warnings)), 0);
+	assert_string_equal(warnings, "");
+	assert_int_equal(strlen(cfg.stats_file), MR_PATH_MAX - 1);
+	assert_string_equal(cfg.stats_file, longest + 20);
+}
+
+/*
+ * A setuid/setgid process drops the report file its environment names,
+ * saying so in one line; an ordinary process keeps it.
+ */
+static void test_config_secure_drops_report_file(void **state)
+{
+	static const char *const env[] = {
+		"MMAPREAD_STATS_FILE=/tmp/report.%p", "MMAPREAD_STATS=1", NULL
+	};
+	struct mr_config cfg;
+	char warnings[1024];
+	int pipefd[2];
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(load(env, &cfg, warnings, sizeof(warnings)), 0);
+	assert_int_equal(mr_config_secure(&cfg, false, -1), 0);
+	assert_string_equal(cfg.stats_file, "/tmp/report.%p");
+
+	assert_int_equal(pipe(pipefd), 0);
+	assert_int_equal(mr_config_secure(&cfg, true, pipefd[1]), 1);
+	close(pipefd[1]);
+	n = read(pipefd[0], warnings, sizeof(warnings) - 1);
+	close(pipefd[0]);
+	assert_true(n > 0);
+	warnings[n] = '\0';
+	assert_string_equal(cfg.stats_file, "");
+	/* The report to stderr is not a file the environment names. */
+	assert_true(cfg.stats);
+	assert_int_equal(count_lines(warnings), 1);
+	assert_non_null(strstr(warnings, "MMAPREAD_STATS_FILE"));
+	assert_int_equal(mr_config_secure(&cfg, true, -1), 0);
 }
 
 int main(void)
@@ -521,6 +586,8 @@ int main(void)
 		cmocka_unit_test(test_config_no_warn_fd),
 		cmocka_unit_test(test_options_table),
 		cmocka_unit_test(test_options_defaults_loaded),
+		cmocka_unit_test(test_config_path_value),
+		cmocka_unit_test(test_config_secure_drops_report_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
