@@ -44,6 +44,14 @@ int mr_guard_sigaction(int sig, const struct sigaction *act,
 		       struct sigaction *ret_oldact);
 
 /*
+ * sigaction() for any other signal: 0 or -errno. A handler whose sa_mask
+ * blocks SIGBUS or SIGSEGV runs behind a trampoline that keeps this
+ * thread's reads away from guarded copies while it runs.
+ */
+int mr_guard_other_sigaction(int sig, const struct sigaction *act,
+			     struct sigaction *ret_oldact);
+
+/*
  * Whether this thread can take a fault in mr_copy_guarded(): false when it
  * blocks SIGBUS or SIGSEGV (the kernel would kill the process instead of
  * delivering the fault). Costs one system call per thread, the first time.

@@ -1300,7 +1300,7 @@ int mr_sigaction(int sig, const struct sigaction *act,
 {
 	if (mr_guard_intercepts(sig))
 		return mr_guard_sigaction(sig, act, ret_oldact);
-	return mr_real_sigaction(sig, act, ret_oldact) < 0 ? -errno : 0;
+	return mr_guard_other_sigaction(sig, act, ret_oldact);
 }
 
 __sighandler_t mr_signal(int sig, __sighandler_t handler, int *ret_errno)

@@ -60,6 +60,11 @@ static atomic_int program_act_current[GUARD_SIGNALS];
 static atomic_flag program_act_writing[GUARD_SIGNALS];
 static atomic_int armed; /* 0 no, 1 arming, 2 armed */
 
+/* Other signals' handlers behind the trampoline (mr_guard_other_sigaction). */
+static struct sigaction trampolined[NSIG][2];
+static atomic_int trampolined_current[NSIG];
+static atomic_flag trampolined_writing[NSIG];
+
 static int guard_slot(int sig)
 {
 	return sig == SIGBUS ? GUARD_BUS : sig == SIGSEGV ? GUARD_SEGV : -1;
@@ -259,6 +264,8 @@ void mr_guard_after_fork_in_child(void)
 {
 	for (int slot = 0; slot < GUARD_SIGNALS; slot++)
 		atomic_flag_clear(&program_act_writing[slot]);
+	for (int sig = 0; sig < NSIG; sig++)
+		atomic_flag_clear(&trampolined_writing[sig]);
 }
 
 /*
@@ -355,6 +362,90 @@ int mr_guard_sigmask(int how, const sigset_t *set, sigset_t *ret_old)
 	note_mask(&now);
 	if (ret_old)
 		*ret_old = old;
+	return 0;
+}
+
+/*
+ * Handlers of other signals whose sa_mask blocks SIGBUS or SIGSEGV: while
+ * one runs, the kernel blocks those too, so a fault in a guarded copy would
+ * kill the process. Such a handler is installed behind a trampoline that
+ * marks the thread as blocking them for as long as the handler runs (the
+ * kernel restores the mask, and so the mark, when it returns; a siglongjmp
+ * out of it tells mr_guard_note_mask() the mask it restores). The program's
+ * action is recorded, double-buffered as above, and reported back by
+ * sigaction() while the trampoline is installed.
+ */
+
+static bool blocks_fault_signals(const struct sigaction *act)
+{
+	return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN &&
+	       (sigismember(&act->sa_mask, SIGBUS) == 1 ||
+		sigismember(&act->sa_mask, SIGSEGV) == 1);
+}
+
+static void trampoline(int sig, siginfo_t *info, void *uctx)
+{
+	struct sigaction act = trampolined[sig][atomic_load_explicit(
+		&trampolined_current[sig], memory_order_acquire)];
+	unsigned char before = fault_mask;
+
+	fault_mask = MASK_BLOCKED;
+	if (act.sa_flags & SA_SIGINFO)
+		act.sa_sigaction(sig, info, uctx);
+	else if (act.sa_handler != SIG_DFL && act.sa_handler != SIG_IGN)
+		act.sa_handler(sig);
+	fault_mask = before;
+}
+
+static void trampolined_set(int sig, const struct sigaction *act)
+{
+	int idle;
+
+	for (int spin = 0; spin < 100000; spin++) {
+		if (!atomic_flag_test_and_set_explicit(
+			    &trampolined_writing[sig], memory_order_acquire))
+			break;
+		__builtin_ia32_pause();
+	}
+	idle = !atomic_load_explicit(&trampolined_current[sig],
+				     memory_order_relaxed);
+	trampolined[sig][idle] = *act;
+	atomic_store_explicit(&trampolined_current[sig], idle,
+			      memory_order_release);
+	atomic_flag_clear_explicit(&trampolined_writing[sig],
+				   memory_order_release);
+}
+
+int mr_guard_other_sigaction(int sig, const struct sigaction *act,
+			     struct sigaction *ret_oldact)
+{
+	struct sigaction kernel_old, installed, recorded;
+	bool known = sig > 0 && sig < NSIG;
+
+	if (known)
+		recorded = trampolined[sig][atomic_load_explicit(
+			&trampolined_current[sig], memory_order_acquire)];
+	if (act && known && blocks_fault_signals(act)) {
+		installed = *act;
+		installed.sa_sigaction = trampoline;
+		installed.sa_flags |= SA_SIGINFO;
+		/* Recorded before the kernel can deliver through it. */
+		trampolined_set(sig, act);
+		act = &installed;
+	}
+	if (mr_real_sigaction(sig, act, &kernel_old) != 0)
+		return -errno;
+	if (!ret_oldact)
+		return 0;
+	*ret_oldact = kernel_old;
+	if ((kernel_old.sa_flags & SA_SIGINFO) &&
+	    kernel_old.sa_sigaction == trampoline) {
+		/* What the program installed, as the kernel reports an
+		 * action back: with libc's restorer. */
+		*ret_oldact = recorded;
+		ret_oldact->sa_flags |= kernel_old.sa_flags & SA_RESTORER;
+		ret_oldact->sa_restorer = kernel_old.sa_restorer;
+	}
 	return 0;
 }
 

@@ -696,18 +696,40 @@ static void on_usr1_check(int sig)
 	allowed_in_handler = mr_guard_copy_allowed();
 }
 
+static void on_usr1_noop(int sig)
+{
+	(void)sig;
+}
+
 static int copy_allowed_in_other_handler_child(void)
 {
-	struct sigaction act = simple_action(on_usr1_check, 0);
+	struct sigaction act = simple_action(on_usr1_check, SA_RESTART);
+	struct sigaction old, plain = simple_action(on_usr1_noop, 0);
 
 	arm();
 	/* The thread has learned its (open) mask, as after any read. */
 	CHILD_ASSERT(mr_guard_copy_allowed());
 	sigfillset(&act.sa_mask);
-	CHILD_ASSERT(sigaction(SIGUSR1, &act, NULL) == 0);
+	CHILD_ASSERT(mr_guard_other_sigaction(SIGUSR1, &act, NULL) == 0);
 	allowed_in_handler = -1;
 	CHILD_ASSERT(raise(SIGUSR1) == 0);
 	CHILD_ASSERT(allowed_in_handler == 0);
+	/* Back from the handler, the thread's own mask counts again. */
+	CHILD_ASSERT(mr_guard_copy_allowed());
+	/* The program is told about its own handler, not the trampoline. */
+	CHILD_ASSERT(mr_guard_other_sigaction(SIGUSR1, &plain, &old) == 0);
+	CHILD_ASSERT(old.sa_handler == on_usr1_check);
+	CHILD_ASSERT(!(old.sa_flags & SA_SIGINFO));
+	CHILD_ASSERT(old.sa_flags & SA_RESTART);
+	CHILD_ASSERT(sigismember(&old.sa_mask, SIGBUS) == 1);
+	/* A handler that leaves SIGBUS open is installed as it is. */
+	CHILD_ASSERT(sigaction(SIGUSR1, NULL, &old) == 0);
+	CHILD_ASSERT(old.sa_handler == on_usr1_noop);
+	allowed_in_handler = -1;
+	plain = simple_action(on_usr1_check, 0);
+	CHILD_ASSERT(mr_guard_other_sigaction(SIGUSR1, &plain, NULL) == 0);
+	CHILD_ASSERT(raise(SIGUSR1) == 0);
+	CHILD_ASSERT(allowed_in_handler == 1);
 	return 0;
 }
 
@@ -717,16 +739,8 @@ static void test_copy_allowed_in_other_handler(void **state)
 	unit_child_passes(copy_allowed_in_other_handler_child);
 }
 
-/*
- * "known-holes" runs only the tests of holes not closed yet; meson.build
- * registers that run as an expected failure, so it turns red the day the
- * hole is closed and the test can move into the main group.
- */
-int main(int argc, char **argv)
+int main(void)
 {
-	const struct CMUnitTest known_holes[] = {
-		cmocka_unit_test(test_copy_allowed_in_other_handler),
-	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_copy_normal),
 		cmocka_unit_test(test_sigbus_truncated_file),
@@ -742,9 +756,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_signal_sent_during_copy),
 		cmocka_unit_test(test_copy_allowed_follows_mask),
 		cmocka_unit_test(test_copy_allowed_in_fault_handler),
+		cmocka_unit_test(test_copy_allowed_in_other_handler),
 	};
 
-	if (argc > 1 && strcmp(argv[1], "known-holes") == 0)
-		return cmocka_run_group_tests(known_holes, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
