@@ -38,6 +38,12 @@ void mr_fdtable_forget_range(unsigned int first, unsigned int last);
 void mr_fdtable_for_each(void (*fn)(int fd, struct mr_desc *desc, void *arg),
 			 void *arg);
 
+/*
+ * The calling thread is about to vfork: until it resumes, its child (which
+ * shares this memory) sees an empty table and changes nothing in it.
+ */
+void mr_fdtable_before_vfork(void);
+
 /* Highest fd + 1 that the table can hold. */
 #define MR_FDTABLE_LIMIT (1u << 31)
 

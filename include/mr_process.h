@@ -21,6 +21,10 @@ void mr_before_child(void);
 void mr_before_spawn(void);
 void mr_after_spawn(void);
 
+/* Before vfork: as before any child, and the child keeps out of the table
+ * it shares with us. */
+void mr_before_vfork(void);
+
 /* In the child of fork or _Fork. */
 void mr_after_fork_in_child(void);
 

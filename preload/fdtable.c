@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "mr_desc.h"
 
@@ -97,11 +99,39 @@ static struct mr_desc *_Atomic *slot_of(int fd, bool create)
 	return &leaf->slot[leaf_index(ufd)];
 }
 
+/*
+ * A vfork child runs in this memory, the table included, until it execs or
+ * exits, and on the thread that called vfork. What it opens, dup2s or
+ * closes is its own, so it must neither change the parent's table nor be
+ * answered from it: the thread notes its pid before vfork, and the first
+ * table call after that tells the child (another pid: the table is not
+ * there for it) from the resumed parent (which clears the note).
+ */
+static __thread pid_t vfork_parent;
+
+void mr_fdtable_before_vfork(void)
+{
+	vfork_parent = (pid_t)syscall(SYS_getpid);
+}
+
+static bool in_vfork_child(void)
+{
+	if (__builtin_expect(!vfork_parent, 1))
+		return false;
+	if ((pid_t)syscall(SYS_getpid) != vfork_parent)
+		return true;
+	vfork_parent = 0;
+	return false;
+}
+
 struct mr_desc *mr_fdtable_acquire(int fd)
 {
-	struct mr_desc *_Atomic *slot = slot_of(fd, false);
+	struct mr_desc *_Atomic *slot;
 	struct mr_desc *desc;
 
+	if (in_vfork_child())
+		return NULL;
+	slot = slot_of(fd, false);
 	if (!slot)
 		return NULL;
 	for (;;) {
@@ -121,9 +151,12 @@ struct mr_desc *mr_fdtable_acquire(int fd)
 
 bool mr_fdtable_install(int fd, struct mr_desc *desc)
 {
-	struct mr_desc *_Atomic *slot = slot_of(fd, true);
+	struct mr_desc *_Atomic *slot;
 	struct mr_desc *old;
 
+	if (in_vfork_child())
+		return true;
+	slot = slot_of(fd, true);
 	if (!slot)
 		return false;
 	mr_desc_get(desc);
@@ -135,9 +168,12 @@ bool mr_fdtable_install(int fd, struct mr_desc *desc)
 
 void mr_fdtable_forget(int fd)
 {
-	struct mr_desc *_Atomic *slot = slot_of(fd, false);
+	struct mr_desc *_Atomic *slot;
 	struct mr_desc *old;
 
+	if (in_vfork_child())
+		return;
+	slot = slot_of(fd, false);
 	if (!slot)
 		return;
 	old = atomic_exchange_explicit(slot, NULL, memory_order_acq_rel);
@@ -194,7 +230,7 @@ static void forget_slot(struct mr_desc *_Atomic *slot, int fd, void *arg)
 
 void mr_fdtable_forget_range(unsigned int first, unsigned int last)
 {
-	if (first > last)
+	if (first > last || in_vfork_child())
 		return;
 	walk(first, last, forget_slot, NULL);
 }
@@ -223,5 +259,7 @@ void mr_fdtable_for_each(void (*fn)(int fd, struct mr_desc *desc, void *arg),
 {
 	struct visit visit = { fn, arg };
 
+	if (in_vfork_child())
+		return;
 	walk(0, MR_FDTABLE_LIMIT - 1, visit_slot, &visit);
 }

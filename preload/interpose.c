@@ -344,7 +344,7 @@ void *mr_vfork_prepare(void)
 {
 	int saved_errno = errno;
 
-	mr_before_child();
+	mr_before_vfork();
 	errno = saved_errno;
 	return (void *)mr_real_table()->vfork;
 }

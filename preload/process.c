@@ -6,12 +6,19 @@
 #include <errno.h>
 
 #include "mr_core.h"
+#include "mr_fdtable.h"
 #include "mr_guard.h"
 #include "mr_stats.h"
 
 void mr_before_child(void)
 {
 	mr_hand_back_all(MMAPREAD_FB_SHARED);
+}
+
+void mr_before_vfork(void)
+{
+	mr_before_child();
+	mr_fdtable_before_vfork();
 }
 
 void mr_before_spawn(void)
