@@ -11,7 +11,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <mntent.h>
+#include <mqueue.h>
+#include <netdb.h>
 #include <pty.h>
+#include <utmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +27,7 @@
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -143,6 +148,19 @@ struct mr_real {
 	__typeof__(mkstemps) *mkstemps;
 	__typeof__(mkostemps) *mkostemps;
 	__typeof__(opendir) *opendir;
+	__typeof__(setmntent) *setmntent;
+	mqd_t (*mq_open)(const char *name, int oflag, ...);
+	__typeof__(open_tree) *open_tree;
+	__typeof__(fsopen) *fsopen;
+	__typeof__(fspick) *fspick;
+	__typeof__(fsmount) *fsmount;
+	__typeof__(login_tty) *login_tty;
+	__typeof__(rresvport) *rresvport;
+	__typeof__(rresvport_af) *rresvport_af;
+	__typeof__(rcmd) *rcmd;
+	__typeof__(rcmd_af) *rcmd_af;
+	__typeof__(rexec) *rexec;
+	__typeof__(rexec_af) *rexec_af;
 };
 
 /* Resolve every pointer; idempotent, safe to call from any entry point. */

@@ -17,13 +17,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <mntent.h>
+#include <mqueue.h>
+#include <netdb.h>
 #include <pty.h>
+#include <utmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -514,6 +519,8 @@ EXPORT FILE *popen(const char *command, const char *type)
 	mr_before_spawn();
 	stream = REAL_CALL(popen, NULL, command, type);
 	mr_after_spawn();
+	if (stream)
+		mr_forget_fd(fileno(stream));
 	return stream;
 }
 
@@ -524,11 +531,17 @@ EXPORT FILE *fdopen(int fd, const char *mode)
 	return REAL_CALL(fdopen, NULL, fd, mode);
 }
 
-/* readdir() reads the directory at the kernel's offset (getdents). */
+/*
+ * readdir() reads the directory at the kernel's offset (getdents), and
+ * closedir() closes the fd inside libc; fdopendir itself reads nothing.
+ */
 EXPORT DIR *fdopendir(int fd)
 {
-	mr_give_to_libc(fd);
-	return REAL_CALL(fdopendir, NULL, fd);
+	DIR *dir = REAL_CALL(fdopendir, NULL, fd);
+
+	if (dir)
+		mr_give_to_libc(fd);
+	return dir;
 }
 
 /*
@@ -1082,6 +1095,112 @@ EXPORT DIR *opendir(const char *path)
 	if (dir)
 		mr_forget_fd(dirfd(dir));
 	return dir;
+}
+
+EXPORT FILE *setmntent(const char *file, const char *mode)
+{
+	return new_stream(REAL_CALL(setmntent, NULL, file, mode));
+}
+
+EXPORT mqd_t mq_open(const char *name, int oflag, ...)
+{
+	mode_t mode = 0;
+	struct mq_attr *attr = NULL;
+
+	if (oflag & O_CREAT) {
+		va_list ap;
+
+		va_start(ap, oflag);
+		mode = (mode_t)va_arg(ap, int);
+		attr = va_arg(ap, struct mq_attr *);
+		va_end(ap);
+	}
+	return NEW_FD(REAL_CALL(mq_open, -1, name, oflag, mode, attr));
+}
+
+EXPORT int open_tree(int dfd, const char *path, unsigned int flags)
+{
+	return NEW_FD(REAL_CALL(open_tree, -1, dfd, path, flags));
+}
+
+EXPORT int fsopen(const char *fs_name, unsigned int flags)
+{
+	return NEW_FD(REAL_CALL(fsopen, -1, fs_name, flags));
+}
+
+EXPORT int fspick(int dfd, const char *path, unsigned int flags)
+{
+	return NEW_FD(REAL_CALL(fspick, -1, dfd, path, flags));
+}
+
+EXPORT int fsmount(int fd, unsigned int flags, unsigned int ms_flags)
+{
+	return NEW_FD(REAL_CALL(fsmount, -1, fd, flags, ms_flags));
+}
+
+/* login_tty puts fd on 0-2 and closes it, all inside libc. */
+EXPORT int login_tty(int fd)
+{
+	int ret = REAL_CALL(login_tty, -1, fd);
+
+	if (ret == 0) {
+		for (int std = 0; std <= 2; std++)
+			mr_forget_fd(std);
+		if (fd > 2)
+			mr_forget_fd(fd);
+	}
+	return ret;
+}
+
+EXPORT int rresvport(int *port)
+{
+	return NEW_FD(REAL_CALL(rresvport, -1, port));
+}
+
+EXPORT int rresvport_af(int *port, sa_family_t af)
+{
+	return NEW_FD(REAL_CALL(rresvport_af, -1, port, af));
+}
+
+/* The r* commands: a socket, and a second one in *fd2p when asked. */
+static int new_fd_and_fd2(int fd, const int *fd2p)
+{
+	if (fd >= 0) {
+		mr_forget_fd(fd);
+		if (fd2p)
+			mr_forget_fd(*fd2p);
+	}
+	return fd;
+}
+
+EXPORT int rcmd(char **ahost, unsigned short inport, const char *locuser,
+		const char *remuser, const char *cmd, int *fd2p)
+{
+	return new_fd_and_fd2(REAL_CALL(rcmd, -1, ahost, inport, locuser,
+					remuser, cmd, fd2p), fd2p);
+}
+
+EXPORT int rcmd_af(char **ahost, unsigned short inport, const char *locuser,
+		   const char *remuser, const char *cmd, int *fd2p,
+		   sa_family_t af)
+{
+	return new_fd_and_fd2(REAL_CALL(rcmd_af, -1, ahost, inport, locuser,
+					remuser, cmd, fd2p, af), fd2p);
+}
+
+EXPORT int rexec(char **ahost, int rport, const char *name, const char *pass,
+		 const char *cmd, int *fd2p)
+{
+	return new_fd_and_fd2(REAL_CALL(rexec, -1, ahost, rport, name, pass,
+					cmd, fd2p), fd2p);
+}
+
+EXPORT int rexec_af(char **ahost, int rport, const char *name,
+		    const char *pass, const char *cmd, int *fd2p,
+		    sa_family_t af)
+{
+	return new_fd_and_fd2(REAL_CALL(rexec_af, -1, ahost, rport, name, pass,
+					cmd, fd2p, af), fd2p);
 }
 
 /* ---- signal masks: a thread that blocks SIGBUS must not fault --------- */

@@ -122,6 +122,19 @@ void mr_real_init(void)
 	RESOLVE(mkstemps, "mkstemps");
 	RESOLVE(mkostemps, "mkostemps");
 	RESOLVE(opendir, "opendir");
+	RESOLVE(setmntent, "setmntent");
+	RESOLVE(mq_open, "mq_open");
+	RESOLVE(open_tree, "open_tree");
+	RESOLVE(fsopen, "fsopen");
+	RESOLVE(fspick, "fspick");
+	RESOLVE(fsmount, "fsmount");
+	RESOLVE(login_tty, "login_tty");
+	RESOLVE(rresvport, "rresvport");
+	RESOLVE(rresvport_af, "rresvport_af");
+	RESOLVE(rcmd, "rcmd");
+	RESOLVE(rcmd_af, "rcmd_af");
+	RESOLVE(rexec, "rexec");
+	RESOLVE(rexec_af, "rexec_af");
 	atomic_store_explicit(&real_ready, true, memory_order_release);
 	resolving = false;
 }
