@@ -21,7 +21,7 @@ extern "C" {
 
 /* Why a file, or one read of it, went to the kernel instead of a mapping. */
 enum mmapread_fallback {
-	MMAPREAD_FB_ACCESS_MODE,   /* opened write-only, read-write or O_PATH */
+	MMAPREAD_FB_ACCESS_MODE,   /* opened write-only or O_PATH */
 	MMAPREAD_FB_O_DIRECT,      /* O_DIRECT at open or through F_SETFL */
 	MMAPREAD_FB_NOT_REGULAR,   /* pipe, socket, tty, device, directory */
 	MMAPREAD_FB_PSEUDO_FS,     /* /proc, /sys and other synthetic files */

@@ -20,7 +20,7 @@ _Atomic uint64_t mr_counters[MR_C_COUNT];
 _Atomic uint64_t mr_fallback_counters[MMAPREAD_FB_COUNT];
 
 static const char *const fallback_names[MMAPREAD_FB_COUNT] = {
-	[MMAPREAD_FB_ACCESS_MODE] = "opened without read-only access",
+	[MMAPREAD_FB_ACCESS_MODE] = "opened write-only or O_PATH",
 	[MMAPREAD_FB_O_DIRECT] = "O_DIRECT",
 	[MMAPREAD_FB_NOT_REGULAR] = "not a regular file",
 	[MMAPREAD_FB_PSEUDO_FS] = "pseudo filesystem (/proc, /sys...)",
