@@ -4,11 +4,12 @@
  * Loaded with LD_PRELOAD (see the mmapread(1) launcher); this header is the
  * only API a program may call on purpose, to read the statistics live.
  *
- * Environment variables (each bad value prints one line naming the variable
- * and the default is kept):
- *   MMAPREAD_DISABLE=0|1   load but serve nothing; every call passes through.
- *   MMAPREAD_STATS=0|1     print the report to stderr at exit.
- * Booleans accept 1/0, yes/no, on/off, true/false.
+ * Environment variables: MMAPREAD_DISABLE, MMAPREAD_STATS, MMAPREAD_STATS_FILE,
+ * MMAPREAD_STATS_FORMAT, MMAPREAD_TOP, MMAPREAD_VERIFY, MMAPREAD_MAX_SIZE,
+ * MMAPREAD_MIN_SIZE, MMAPREAD_INCLUDE, MMAPREAD_EXCLUDE, MMAPREAD_MAP_AFTER,
+ * MMAPREAD_PRINT_CONFIG (README.md and mmapread(1) say what each takes;
+ * MMAPREAD_PRINT_CONFIG=1 lists them with their values). Each bad value
+ * prints one line naming the variable, and the default is kept.
  */
 #ifndef MMAPREAD_H
 #define MMAPREAD_H
@@ -42,6 +43,8 @@ enum mmapread_fallback {
 	MMAPREAD_FB_BUDGET,        /* mapping budget spent (count, RLIMIT_AS) */
 	MMAPREAD_FB_INTERRUPTED,   /* a signal handler met the decision */
 	MMAPREAD_FB_TABLE_FULL,    /* no memory for the fd table */
+	MMAPREAD_FB_EXCLUDED,      /* MMAPREAD_INCLUDE/MMAPREAD_EXCLUDE path rules */
+	MMAPREAD_FB_TOO_SMALL,     /* below MMAPREAD_MIN_SIZE */
 	MMAPREAD_FB_COUNT
 };
 

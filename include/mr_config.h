@@ -14,15 +14,34 @@
 /* Longest MMAPREAD_STATS_FILE accepted, NUL included. */
 #define MR_PATH_MAX 1024
 
+enum mr_report_format { MR_FORMAT_TEXT, MR_FORMAT_JSON };
+
 struct mr_config {
 	bool disable;
 	bool stats;
+	bool verify;
+	bool print_config;
 	uint64_t max_size;
+	uint64_t min_size;
 	uint64_t map_after;
+	uint64_t top;
+	uint64_t stats_format;        /* enum mr_report_format */
 	char stats_file[MR_PATH_MAX]; /* "" unless set */
+	char include[MR_PATH_MAX];    /* ':'-separated fnmatch() patterns */
+	char exclude[MR_PATH_MAX];
 };
 
-enum mr_option_type { MR_OPT_BOOL, MR_OPT_SIZE, MR_OPT_COUNT, MR_OPT_PATH };
+/*
+ * MR_OPT_CHOICE: one of the '|'-separated words in the option's choices,
+ * stored as its index (uint64_t).
+ */
+enum mr_option_type {
+	MR_OPT_BOOL,
+	MR_OPT_SIZE,
+	MR_OPT_COUNT,
+	MR_OPT_PATH,
+	MR_OPT_CHOICE,
+};
 
 struct mr_option {
 	const char *name;
@@ -30,6 +49,7 @@ struct mr_option {
 	size_t field;            /* offsetof(struct mr_config, …) */
 	const char *default_text;
 	const char *help;
+	const char *choices;     /* MR_OPT_CHOICE only */
 };
 
 extern const struct mr_option mr_options[];
@@ -66,5 +86,18 @@ int mr_parse_size(const char *text, uint64_t *ret_value);
 
 /* A plain count: decimal digits that fit in 32 bits. 0, -EINVAL, -ERANGE. */
 int mr_parse_count(const char *text, uint64_t *ret_value);
+
+/* One of the '|'-separated choices, any case: its index, or -EINVAL. */
+int mr_parse_choice(const char *text, const char *choices,
+		    uint64_t *ret_index);
+
+/*
+ * Whether path passes MMAPREAD_INCLUDE (empty: everything) and is not
+ * matched by MMAPREAD_EXCLUDE; patterns are fnmatch() globs, ':'-separated.
+ */
+bool mr_config_path_allowed(const struct mr_config *cfg, const char *path);
+
+/* Write every option with its value, default and help to fd, a line each. */
+void mr_config_print(const struct mr_config *cfg, int fd);
 
 #endif

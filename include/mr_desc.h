@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "mr_stats.h"
+
 enum mr_state {
 	/* Kernel owns the offset; reads pass through while the policy
 	 * watches the pattern. */
@@ -64,6 +66,13 @@ struct mr_desc {
 	/* MR_WATCHING: what the program has done so far. */
 	_Atomic uint32_t watched_reads;
 	_Atomic uint64_t watched_bytes;
+
+	/* What was served from the mapping, and for which file: set before
+	 * the mapping is published, folded into the report's per-file table
+	 * when the description is recycled. */
+	struct mr_file_counters counters;
+	bool file_known;
+	struct mr_file_id file;
 };
 
 /* A fresh description with one reference, or NULL when memory is short. */
@@ -77,6 +86,10 @@ void mr_desc_get(struct mr_desc *desc);
 
 /* Drop a reference; the last one unmaps and recycles the object. */
 void mr_desc_put(struct mr_desc *desc);
+
+/* Call fn for every description alive now (for the report's totals). */
+void mr_desc_for_each_live(void (*fn)(struct mr_desc *desc, void *arg),
+			   void *arg);
 
 /* Objects in the pool that are alive now (for tests and leak checks). */
 uint32_t mr_desc_live_count(void);

@@ -46,6 +46,7 @@ struct mr_file_facts {
 	uint64_t avg_request;    /* mean small request so far, > 0 */
 	bool positional;         /* pread pattern: the whole file is in play */
 	uint64_t max_size;       /* ceiling from the configuration, 0: none */
+	uint64_t min_size;       /* floor from the configuration */
 };
 
 /* Whether a request of this size counts towards mapping the file. */

@@ -31,6 +31,9 @@ void mr_after_fork_in_child(void);
 /* Before every exec: as above, and the report of the image about to go. */
 void mr_before_exec(void);
 
+/* _exit and _Exit skip the exit handlers: the report is written here. */
+void mr_before__exit(void);
+
 /* When an exec returned (it failed): the process goes on. */
 void mr_after_failed_exec(void);
 

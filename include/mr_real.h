@@ -101,6 +101,7 @@ struct mr_real {
 	int (*sigaction)(int sig, const struct sigaction *act,
 			 struct sigaction *oldact);
 	int (*daemon)(int nochdir, int noclose);
+	void (*exit_underscore)(int status) __attribute__((noreturn)); /* _exit */
 	__typeof__(forkpty) *forkpty;
 	__typeof__(wordexp) *wordexp;
 

@@ -8,8 +8,11 @@
 #define MR_STATS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/single_threaded.h>
+#include <sys/types.h>
 
 #include "mmapread.h"
 
@@ -27,8 +30,83 @@ enum mr_counter {
 	MR_C_SYS_FSTAT,
 	MR_C_SYS_LSEEK,
 	MR_C_SYS_SIGACTION,
+	MR_C_SYS_READLINK,
+	MR_C_VERIFY_CHECKED,
+	MR_C_VERIFY_MISMATCHES,
 	MR_C_COUNT
 };
+
+/*
+ * Served calls are counted per description (struct mr_file_counters in
+ * struct mr_desc), so threads reading different files never share a
+ * counter; a description's counts are folded into the per-file table and
+ * the totals above when it is recycled, and at the report.
+ */
+enum mr_served_kind {
+	MR_SERVED_READ,
+	MR_SERVED_PREAD,
+	MR_SERVED_READV,
+	MR_SERVED_LSEEK,
+	MR_SERVED_KINDS
+};
+
+/* Request sizes: 1-63, 64-511, 512-4095, 4096-65535, 65536 and more. */
+#define MR_SIZE_BUCKETS 5
+
+struct mr_file_counters {
+	_Atomic uint64_t served[MR_SERVED_KINDS];
+	_Atomic uint64_t bytes;
+	_Atomic uint64_t sizes[MR_SIZE_BUCKETS];
+};
+
+/* Where a mapped file's counts go: its identity and a name to show. */
+#define MR_FILE_NAME_MAX 256
+struct mr_file_id {
+	dev_t dev;
+	ino_t ino;
+	char path[MR_FILE_NAME_MAX];
+};
+
+static inline unsigned int mr_size_bucket(size_t n)
+{
+	return n < 64 ? 0 : n < 512 ? 1 : n < 4096 ? 2 : n < 65536 ? 3 : 4;
+}
+
+/*
+ * A relaxed increment, without the locked instruction while the process
+ * has a single thread (a signal handler interrupting the load and store
+ * can lose one count; these are statistics).
+ */
+static inline void mr_bump(_Atomic uint64_t *counter, uint64_t n)
+{
+	if (__libc_single_threaded)
+		atomic_store_explicit(counter,
+				      atomic_load_explicit(
+					      counter, memory_order_relaxed) + n,
+				      memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+static inline void mr_count_served(struct mr_file_counters *c,
+				   enum mr_served_kind kind, size_t bytes)
+{
+	mr_bump(&c->served[kind], 1);
+	if (kind == MR_SERVED_LSEEK)
+		return;
+	mr_bump(&c->bytes, bytes);
+	mr_bump(&c->sizes[mr_size_bucket(bytes)], 1);
+}
+
+/*
+ * Move a description's counts into the file table and the totals (its
+ * counters restart at zero); opened: count this as one more open.
+ */
+void mr_stats_fold(const struct mr_file_id *id, struct mr_file_counters *c,
+		   bool opened);
+
+/* How a process image ends, as the report says. */
+enum mr_ended_by { MR_ENDED_EXIT, MR_ENDED_EXEC, MR_ENDED__EXIT };
 
 extern _Atomic uint64_t mr_counters[MR_C_COUNT];
 extern _Atomic uint64_t mr_fallback_counters[MMAPREAD_FB_COUNT];
@@ -47,6 +125,9 @@ static inline void mr_count_fallback(enum mmapread_fallback reason)
 /* A short name for a fallback reason, or NULL when out of range. */
 const char *mr_stats_fallback_name(int reason);
 
+/* What a fallback reason means, for the text report; NULL out of range. */
+const char *mr_stats_fallback_text(int reason);
+
 /* The counters as the public struct. */
 void mr_stats_snapshot(struct mmapread_stats *ret_stats);
 
@@ -61,10 +142,14 @@ size_t mr_stats_format(char *buf, size_t cap, const struct mmapread_stats *s,
 /* Remember where stderr points, so the report never lands elsewhere. */
 void mr_stats_note_stderr(void);
 
+/* Note where the page-fault counts start (at load, and in a fork child). */
+void mr_stats_note_start(void);
+
 /* In a fork child: its report counts only what it does itself. */
 void mr_stats_restart_in_child(void);
 
-/* Write the report to stderr once, if MMAPREAD_STATS asked for it. */
+/* Write the report once, if MMAPREAD_STATS or MMAPREAD_STATS_FILE asked. */
+void mr_stats_report(enum mr_ended_by how);
 void mr_stats_report_at_exit(void);
 
 #endif

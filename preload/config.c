@@ -5,6 +5,7 @@
 #include "mr_config.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,18 +17,39 @@
 
 const struct mr_option mr_options[] = {
 	{ "MMAPREAD_DISABLE", MR_OPT_BOOL, offsetof(struct mr_config, disable),
-	  "0", "load but serve nothing: every call goes to the kernel" },
+	  "0", "load but serve nothing: every call goes to the kernel", NULL },
 	{ "MMAPREAD_STATS", MR_OPT_BOOL, offsetof(struct mr_config, stats),
-	  "0", "print the report to stderr at exit" },
+	  "0", "print the report to stderr at exit", NULL },
 	{ "MMAPREAD_STATS_FILE", MR_OPT_PATH,
 	  offsetof(struct mr_config, stats_file), "",
 	  "write the report to this new file instead (%p: pid, %e: program; "
-	  "never follows a symlink or overwrites a file)" },
+	  "never follows a symlink or overwrites a file)", NULL },
+	{ "MMAPREAD_STATS_FORMAT", MR_OPT_CHOICE,
+	  offsetof(struct mr_config, stats_format), "text",
+	  "the report as an aligned table (text) or one JSON document (json)",
+	  "text|json" },
+	{ "MMAPREAD_TOP", MR_OPT_COUNT, offsetof(struct mr_config, top), "10",
+	  "files listed in the report, most syscalls saved first", NULL },
+	{ "MMAPREAD_VERIFY", MR_OPT_BOOL, offsetof(struct mr_config, verify),
+	  "0", "check every served read against a real pread and report "
+	  "differences", NULL },
 	{ "MMAPREAD_MAX_SIZE", MR_OPT_SIZE, offsetof(struct mr_config, max_size),
-	  "0", "never map files larger than this (K/M/G/T); 0: no ceiling" },
+	  "0", "never map files larger than this (K/M/G/T); 0: no ceiling",
+	  NULL },
+	{ "MMAPREAD_MIN_SIZE", MR_OPT_SIZE, offsetof(struct mr_config, min_size),
+	  "0", "never map files smaller than this (K/M/G/T)", NULL },
+	{ "MMAPREAD_INCLUDE", MR_OPT_PATH, offsetof(struct mr_config, include),
+	  "", "map only files whose path matches one of these ':'-separated "
+	  "globs", NULL },
+	{ "MMAPREAD_EXCLUDE", MR_OPT_PATH, offsetof(struct mr_config, exclude),
+	  "", "never map files whose path matches one of these ':'-separated "
+	  "globs", NULL },
 	{ "MMAPREAD_MAP_AFTER", MR_OPT_COUNT,
 	  offsetof(struct mr_config, map_after), "48",
-	  "small reads of a file before mmapread considers mapping it" },
+	  "small reads of a file before mmapread considers mapping it", NULL },
+	{ "MMAPREAD_PRINT_CONFIG", MR_OPT_BOOL,
+	  offsetof(struct mr_config, print_config), "0",
+	  "print every setting to stderr when the library loads", NULL },
 };
 const size_t mr_option_count = sizeof(mr_options) / sizeof(mr_options[0]);
 
@@ -96,6 +118,12 @@ static int store(const struct mr_option *opt, char *field, const char *text)
 		strcpy(field, text);
 		return 0;
 	}
+	if (opt->type == MR_OPT_CHOICE) {
+		err = mr_parse_choice(text, opt->choices, &size);
+		if (!err)
+			memcpy(field, &size, sizeof(size));
+		return err;
+	}
 	if (opt->type == MR_OPT_BOOL) {
 		err = mr_parse_bool(text, &flag);
 		if (!err)
@@ -142,9 +170,13 @@ int mr_parse_count(const char *text, uint64_t *ret_value)
 static void warn(int fd, const struct mr_option *opt, const char *value,
 		 int err)
 {
-	char line[512], shown[65];
+	char line[512], shown[65], one_of[128];
 	const char *expected =
-		opt->type == MR_OPT_BOOL
+		opt->type == MR_OPT_CHOICE
+			? (snprintf(one_of, sizeof(one_of), "one of %s",
+				    opt->choices),
+			   one_of)
+		: opt->type == MR_OPT_BOOL
 			? "a boolean (1/0, yes/no, on/off, true/false)"
 		: opt->type == MR_OPT_COUNT
 			? "a whole number"
@@ -194,6 +226,111 @@ int mr_config_load(struct mr_config *cfg,
 	return bad;
 }
 
+int mr_parse_choice(const char *text, const char *choices,
+		    uint64_t *ret_index)
+{
+	size_t len = strlen(text);
+	uint64_t index = 0;
+
+	for (const char *p = choices; *p; index++) {
+		size_t word = strcspn(p, "|");
+
+		if (word == len && strncasecmp(p, text, len) == 0) {
+			*ret_index = index;
+			return 0;
+		}
+		p += word;
+		if (*p == '|')
+			p++;
+	}
+	return -EINVAL;
+}
+
+/* Whether path matches one of the ':'-separated patterns. */
+static bool matches_any(const char *patterns, const char *path)
+{
+	char pattern[MR_PATH_MAX];
+
+	for (const char *p = patterns; *p;) {
+		size_t len = strcspn(p, ":");
+
+		if (len > 0 && len < sizeof(pattern)) {
+			memcpy(pattern, p, len);
+			pattern[len] = '\0';
+			if (fnmatch(pattern, path, 0) == 0)
+				return true;
+		}
+		p += len;
+		if (*p == ':')
+			p++;
+	}
+	return false;
+}
+
+bool mr_config_path_allowed(const struct mr_config *cfg, const char *path)
+{
+	if (cfg->include[0] && !matches_any(cfg->include, path))
+		return false;
+	return !(cfg->exclude[0] && matches_any(cfg->exclude, path));
+}
+
+/* The value of one option as text, the way the variable would spell it. */
+static void show_value(const struct mr_option *opt, const char *field,
+		       char *out, size_t cap)
+{
+	uint64_t number;
+	bool flag;
+
+	switch (opt->type) {
+	case MR_OPT_BOOL:
+		memcpy(&flag, field, sizeof(flag));
+		snprintf(out, cap, "%d", flag);
+		break;
+	case MR_OPT_PATH:
+		printable(out, cap, field);
+		break;
+	case MR_OPT_CHOICE: {
+		const char *p = opt->choices;
+
+		memcpy(&number, field, sizeof(number));
+		for (; number && *p; number--) {
+			p += strcspn(p, "|");
+			if (*p == '|')
+				p++;
+		}
+		snprintf(out, cap, "%.*s", (int)strcspn(p, "|"), p);
+		break;
+	}
+	default:
+		memcpy(&number, field, sizeof(number));
+		snprintf(out, cap, "%llu", (unsigned long long)number);
+		break;
+	}
+}
+
+void mr_config_print(const struct mr_config *cfg, int fd)
+{
+	for (size_t i = 0; i < mr_option_count; i++) {
+		const struct mr_option *opt = &mr_options[i];
+		char value[MR_PATH_MAX], line[MR_PATH_MAX + 512];
+		int len;
+
+		show_value(opt, (const char *)cfg + opt->field, value,
+			   sizeof(value));
+		len = snprintf(line, sizeof(line),
+			       "mmapread: %s=%s (default %s) %s\n", opt->name,
+			       value,
+			       *opt->default_text ? opt->default_text
+						  : "(unset)",
+			       opt->help);
+		if (len > 0)
+			mr_sys_write(fd, line,
+				     (size_t)len < sizeof(line)
+					     ? (size_t)len
+					     : sizeof(line) - 1);
+	}
+}
+
 int mr_config_secure(struct mr_config *cfg, bool secure, int warn_fd)
 {
 	static const char line[] =
@@ -222,6 +359,8 @@ void mr_config_init(void)
 		return;
 	mr_config_load(&parsed, env_lookup, 2);
 	mr_config_secure(&parsed, getauxval(AT_SECURE) != 0, 2);
+	if (parsed.print_config)
+		mr_config_print(&parsed, 2);
 	config = parsed;
 	atomic_store_explicit(&config_state, 2, memory_order_release);
 }

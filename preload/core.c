@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "mr_config.h"
@@ -74,6 +75,7 @@ void mr_core_init(void)
 	mr_real_init();
 	mr_config_init();
 	mr_stats_note_stderr();
+	mr_stats_note_start();
 	errno = saved_errno;
 }
 
@@ -89,8 +91,32 @@ __attribute__((destructor)) static void mr_destructor(void)
 
 /* ---- opening and sharing ---------------------------------------------- */
 
+/*
+ * MMAPREAD_INCLUDE/EXCLUDE judge the file's absolute path: the one given,
+ * or the kernel's name for the fd (one readlink, only when rules are set).
+ */
+static bool path_allowed(int fd, const char *path)
+{
+	const struct mr_config *cfg = mr_config();
+	char link[32], target[4096];
+	long len;
+
+	if (!cfg->include[0] && !cfg->exclude[0])
+		return true;
+	if (path[0] != '/') {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		mr_count(MR_C_SYS_READLINK, 1);
+		len = syscall(SYS_readlink, link, target, sizeof(target) - 1);
+		if (len > 0) {
+			target[len] = '\0';
+			path = target;
+		}
+	}
+	return mr_config_path_allowed(cfg, path);
+}
+
 /* Start tracking a new fd, or drop what the table held for its number. */
-static void track_new_fd(int fd, int flags)
+static void track_new_fd(int fd, int flags, const char *path)
 {
 	struct mr_desc *desc;
 
@@ -109,6 +135,11 @@ static void track_new_fd(int fd, int flags)
 	if (flags & O_DIRECT) {
 		mr_fdtable_forget(fd);
 		mr_count_fallback(MMAPREAD_FB_O_DIRECT);
+		return;
+	}
+	if (!path_allowed(fd, path)) {
+		mr_fdtable_forget(fd);
+		mr_count_fallback(MMAPREAD_FB_EXCLUDED);
 		return;
 	}
 	desc = mr_desc_new(flags);
@@ -142,7 +173,7 @@ int mr_open(const char *path, int flags, mode_t mode)
 
 	if (fd < 0)
 		return -errno;
-	track_new_fd(fd, flags);
+	track_new_fd(fd, flags, path);
 	return fd;
 }
 
@@ -152,7 +183,7 @@ int mr_openat(int dirfd, const char *path, int flags, mode_t mode)
 
 	if (fd < 0)
 		return -errno;
-	track_new_fd(fd, flags);
+	track_new_fd(fd, flags, path);
 	return fd;
 }
 
@@ -545,6 +576,34 @@ static bool note_request(struct mr_desc *desc, size_t count)
 }
 
 /*
+ * The report names mapped files: the path the kernel has for the fd (one
+ * readlink), its tail if it is longer than the report keeps.
+ */
+static void name_file(int fd, const struct stat *st, struct mr_file_id *ret)
+{
+	char link[32], target[4096];
+	long len;
+
+	ret->dev = st->st_dev;
+	ret->ino = st->st_ino;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	mr_count(MR_C_SYS_READLINK, 1);
+	len = syscall(SYS_readlink, link, target, sizeof(target) - 1);
+	if (len <= 0) {
+		snprintf(ret->path, sizeof(ret->path), "(fd %d, inode %lu)", fd,
+			 (unsigned long)st->st_ino);
+		return;
+	}
+	target[len] = '\0';
+	if ((size_t)len < sizeof(ret->path)) {
+		memcpy(ret->path, target, (size_t)len + 1);
+		return;
+	}
+	snprintf(ret->path, sizeof(ret->path), "...%s",
+		 target + len - (sizeof(ret->path) - 4));
+}
+
+/*
  * Examine the file and either map it or give it to the kernel for good.
  * Returns false when another thread got in the way; the caller carries on
  * unmapped and a later call tries again. Keeps errno as it was.
@@ -582,6 +641,7 @@ static bool decide(int fd, struct mr_desc *desc, bool positional)
 				     : 0,
 		.positional = positional,
 		.max_size = mr_config()->max_size,
+		.min_size = mr_config()->min_size,
 	};
 	mr_count(MR_C_SYS_LSEEK, 1);
 	pos = mr_sys_lseek(fd, 0, SEEK_CUR);
@@ -620,6 +680,8 @@ static bool decide(int fd, struct mr_desc *desc, bool positional)
 	}
 	desc->map = map;
 	desc->map_len = (size_t)st.st_size;
+	name_file(fd, &st, &desc->file);
+	desc->file_known = true;
 	atomic_store(&desc->offset, (uint64_t)pos);
 	/* Published only if nobody handed the description back meanwhile
 	 * (a fork, fdopen or sendfile in another thread). */
@@ -826,6 +888,57 @@ static ssize_t recover(int fd, struct mr_desc *desc, ssize_t kernel_ret,
 	return kernel_ret < 0 ? -kernel_errno : kernel_ret;
 }
 
+/*
+ * MMAPREAD_VERIFY, for users who doubt the mapping: read the bytes just
+ * served again with a real pread and compare. A difference (or a program
+ * thread changing its buffer meanwhile) is counted and told in one line.
+ */
+static void verify_served(int fd, uint64_t pos, const unsigned char *buf,
+			  size_t n)
+{
+	unsigned char check[4096];
+	char line[160];
+	int len;
+
+	mr_count(MR_C_VERIFY_CHECKED, 1);
+	for (size_t done = 0; done < n;) {
+		size_t part = n - done < sizeof(check) ? n - done
+						       : sizeof(check);
+		long got = syscall(SYS_pread64, fd, check, part, pos + done);
+		size_t at = 0;
+
+		if (got == (long)part && memcmp(check, buf + done, part) == 0) {
+			done += part;
+			continue;
+		}
+		while (got > 0 && at < (size_t)got && check[at] == buf[done + at])
+			at++;
+		mr_count(MR_C_VERIFY_MISMATCHES, 1);
+		len = snprintf(line, sizeof(line),
+			       "mmapread: MMAPREAD_VERIFY: fd %d: %zu bytes "
+			       "served at offset %llu differ from pread at "
+			       "offset %llu\n",
+			       fd, n, (unsigned long long)pos,
+			       (unsigned long long)(pos + done + at));
+		if (len > 0)
+			mr_sys_write(2, line, (size_t)len);
+		return;
+	}
+}
+
+static void verify_served_iov(int fd, uint64_t pos, const struct iovec *iov,
+			      size_t n)
+{
+	for (int i = 0; n; i++) {
+		size_t part = iov[i].iov_len < n ? iov[i].iov_len : n;
+
+		if (part)
+			verify_served(fd, pos, iov[i].iov_base, part);
+		pos += part;
+		n -= part;
+	}
+}
+
 static int copy_out(int fd, const struct mr_desc *desc, void *buf,
 		    uint64_t pos, size_t n)
 {
@@ -878,8 +991,9 @@ static ssize_t serve_read(int fd, struct mr_desc *desc,
 		ret = mr_real_pread(fd, buf, count, (off_t)pos);
 		return recover(fd, desc, ret, errno, true, pos, want);
 	}
-	mr_count(MR_C_READS_SERVED, 1);
-	mr_count(MR_C_BYTES_SERVED, want);
+	mr_count_served(&desc->counters, MR_SERVED_READ, want);
+	if (__builtin_expect(mr_config()->verify, 0))
+		verify_served(fd, pos, buf, want);
 	return (ssize_t)want;
 }
 
@@ -904,8 +1018,9 @@ static ssize_t serve_pread(int fd, struct mr_desc *desc, void *buf,
 		return recover(fd, desc, ret, errno, false, (uint64_t)pos,
 			       want);
 	}
-	mr_count(MR_C_PREADS_SERVED, 1);
-	mr_count(MR_C_BYTES_SERVED, want);
+	mr_count_served(&desc->counters, MR_SERVED_PREAD, want);
+	if (__builtin_expect(mr_config()->verify, 0))
+		verify_served(fd, (uint64_t)pos, buf, want);
 	return (ssize_t)want;
 }
 
@@ -998,8 +1113,9 @@ static ssize_t serve_readv(int fd, struct mr_desc *desc,
 		ret = mr_real_preadv(fd, iov, iovcnt, (off_t)start);
 		return recover(fd, desc, ret, errno, at_offset, start, want);
 	}
-	mr_count(MR_C_READVS_SERVED, 1);
-	mr_count(MR_C_BYTES_SERVED, want);
+	mr_count_served(&desc->counters, MR_SERVED_READV, want);
+	if (__builtin_expect(mr_config()->verify, 0))
+		verify_served_iov(fd, start, copy, want);
 	return (ssize_t)want;
 }
 
@@ -1189,7 +1305,7 @@ static off_t serve_lseek(int fd, struct mr_desc *desc, off_t off, int whence)
 		if (word & MR_OFFSET_FROZEN)
 			return MR_PASS;
 		if (whence == SEEK_CUR && off == 0) {
-			mr_count(MR_C_LSEEKS_SERVED, 1);
+			mr_count_served(&desc->counters, MR_SERVED_LSEEK, 0);
 			return (off_t)word;
 		}
 		err = mr_seek_target((int64_t)word, off, whence, &target);
@@ -1198,7 +1314,7 @@ static off_t serve_lseek(int fd, struct mr_desc *desc, off_t off, int whence)
 		if (err == 0 && (uint64_t)target <= desc->map_len) {
 			if (atomic_compare_exchange_weak(&desc->offset, &word,
 							 (uint64_t)target)) {
-				mr_count(MR_C_LSEEKS_SERVED, 1);
+				mr_count_served(&desc->counters, MR_SERVED_LSEEK, 0);
 				return target;
 			}
 			continue;

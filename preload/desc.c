@@ -115,6 +115,7 @@ struct mr_desc *mr_desc_new(int open_flags)
 	atomic_store_explicit(&desc->offset, 0, memory_order_relaxed);
 	atomic_store_explicit(&desc->watched_reads, 0, memory_order_relaxed);
 	atomic_store_explicit(&desc->watched_bytes, 0, memory_order_relaxed);
+	desc->file_known = false;
 	atomic_fetch_add_explicit(&live_count, 1, memory_order_relaxed);
 	/* Publishing refs last makes every field above visible to tryget. */
 	atomic_store_explicit(&desc->refs, 1, memory_order_release);
@@ -144,6 +145,8 @@ void mr_desc_put(struct mr_desc *desc)
 	if (atomic_fetch_sub_explicit(&desc->refs, 1, memory_order_acq_rel) !=
 	    1)
 		return;
+	if (desc->file_known)
+		mr_stats_fold(&desc->file, &desc->counters, true);
 	if (desc->map) {
 		munmap((void *)desc->map, desc->map_len);
 		mr_count(MR_C_SYS_MUNMAP, 1);
@@ -152,6 +155,24 @@ void mr_desc_put(struct mr_desc *desc)
 	}
 	atomic_fetch_sub_explicit(&live_count, 1, memory_order_relaxed);
 	free_push(desc);
+}
+
+void mr_desc_for_each_live(void (*fn)(struct mr_desc *desc, void *arg),
+			   void *arg)
+{
+	uint32_t chunks = atomic_load_explicit(&pool_chunks_used,
+					       memory_order_acquire);
+
+	for (uint32_t c = 0; c < chunks; c++) {
+		struct mr_desc *chunk = atomic_load_explicit(
+			&pool_chunks[c], memory_order_acquire);
+
+		for (uint32_t i = 0; chunk && i < POOL_CHUNK; i++) {
+			if (atomic_load_explicit(&chunk[i].refs,
+						 memory_order_acquire))
+				fn(&chunk[i], arg);
+		}
+	}
 }
 
 uint32_t mr_desc_live_count(void)

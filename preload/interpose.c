@@ -30,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <wordexp.h>
@@ -336,6 +337,23 @@ EXPORT pid_t _Fork(void)
 	if (pid == 0)
 		mr_after_fork_in_child();
 	return pid;
+}
+
+/* The report of a process that ends without its exit handlers. */
+EXPORT void _exit(int status)
+{
+	void (*real_exit)(int) = mr_real_table()->exit_underscore;
+
+	mr_before__exit();
+	if (real_exit)
+		real_exit(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
+}
+
+EXPORT void _Exit(int status)
+{
+	_exit(status);
 }
 
 /*

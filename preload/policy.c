@@ -28,6 +28,10 @@ bool mr_policy_should_map(const struct mr_file_facts *facts,
 		*ret_reason = MMAPREAD_FB_TOO_LARGE;
 		return false;
 	}
+	if ((uint64_t)facts->size < facts->min_size) {
+		*ret_reason = MMAPREAD_FB_TOO_SMALL;
+		return false;
+	}
 	if (facts->positional)
 		in_play = (uint64_t)facts->size;
 	else if (facts->offset < facts->size)

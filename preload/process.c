@@ -46,7 +46,12 @@ void mr_before_exec(void)
 	mr_hand_back_all(MMAPREAD_FB_SHARED);
 	mr_guard_before_exec();
 	/* The old image never reaches its exit handlers. */
-	mr_stats_report_at_exit();
+	mr_stats_report(MR_ENDED_EXEC);
+}
+
+void mr_before__exit(void)
+{
+	mr_stats_report(MR_ENDED__EXIT);
 }
 
 void mr_after_failed_exec(void)

@@ -78,6 +78,7 @@ void mr_real_init(void)
 	RESOLVE(setcontext, "setcontext");
 	RESOLVE(swapcontext, "swapcontext");
 	RESOLVE(longjmp_chk, "__longjmp_chk");
+	RESOLVE(exit_underscore, "_exit");
 	RESOLVE(daemon, "daemon");
 	RESOLVE(forkpty, "forkpty");
 	RESOLVE(wordexp, "wordexp");

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "mr_config.h"
+#include "mr_desc.h"
 #include "mr_real.h"
 
 _Atomic uint64_t mr_counters[MR_C_COUNT];
@@ -41,9 +43,44 @@ static const char *const fallback_names[MMAPREAD_FB_COUNT] = {
 	[MMAPREAD_FB_BUDGET] = "mapping budget spent",
 	[MMAPREAD_FB_INTERRUPTED] = "interrupted while deciding",
 	[MMAPREAD_FB_TABLE_FULL] = "no memory for the fd table",
+	[MMAPREAD_FB_EXCLUDED] = "excluded by MMAPREAD_INCLUDE/EXCLUDE",
+	[MMAPREAD_FB_TOO_SMALL] = "smaller than MMAPREAD_MIN_SIZE",
+};
+
+static const char *const fallback_keys[MMAPREAD_FB_COUNT] = {
+	[MMAPREAD_FB_ACCESS_MODE] = "access_mode",
+	[MMAPREAD_FB_O_DIRECT] = "o_direct",
+	[MMAPREAD_FB_NOT_REGULAR] = "not_regular",
+	[MMAPREAD_FB_PSEUDO_FS] = "pseudo_fs",
+	[MMAPREAD_FB_EMPTY] = "empty",
+	[MMAPREAD_FB_WONT_PAY] = "wont_pay",
+	[MMAPREAD_FB_READ_AT_ONCE] = "read_at_once",
+	[MMAPREAD_FB_TOO_LARGE] = "too_large",
+	[MMAPREAD_FB_FSTAT_FAILED] = "fstat_failed",
+	[MMAPREAD_FB_MMAP_FAILED] = "mmap_failed",
+	[MMAPREAD_FB_TRUNCATED] = "truncated",
+	[MMAPREAD_FB_PAST_MAPPING] = "past_mapping",
+	[MMAPREAD_FB_UNUSUAL_CALL] = "unusual_call",
+	[MMAPREAD_FB_BAD_BUFFER] = "bad_buffer",
+	[MMAPREAD_FB_SIGNALS_BLOCKED] = "signals_blocked",
+	[MMAPREAD_FB_KERNEL_USE] = "kernel_use",
+	[MMAPREAD_FB_SHARED] = "shared",
+	[MMAPREAD_FB_STDIN_STDIO] = "stdin_stdio",
+	[MMAPREAD_FB_BUDGET] = "budget",
+	[MMAPREAD_FB_INTERRUPTED] = "interrupted",
+	[MMAPREAD_FB_TABLE_FULL] = "table_full",
+	[MMAPREAD_FB_EXCLUDED] = "excluded",
+	[MMAPREAD_FB_TOO_SMALL] = "too_small",
 };
 
 const char *mr_stats_fallback_name(int reason)
+{
+	if (reason < 0 || reason >= MMAPREAD_FB_COUNT)
+		return NULL;
+	return fallback_keys[reason];
+}
+
+const char *mr_stats_fallback_text(int reason)
 {
 	if (reason < 0 || reason >= MMAPREAD_FB_COUNT)
 		return NULL;
@@ -55,6 +92,118 @@ static uint64_t load(enum mr_counter c)
 	return atomic_load_explicit(&mr_counters[c], memory_order_relaxed);
 }
 
+/* ---- the per-file table ----------------------------------------------- */
+
+/*
+ * Files whose descriptions were folded, keyed by device and inode: slots
+ * are claimed with a compare-and-swap (free, being filled, ready), never
+ * freed, so a fold from any thread or signal handler needs no lock. When
+ * the table is full, counts go to "other files".
+ */
+#define FILES_MAX 1024
+enum { SLOT_FREE, SLOT_FILLING, SLOT_READY };
+
+struct file_entry {
+	_Atomic int state;
+	struct mr_file_id id;
+	_Atomic uint64_t opens;
+	struct mr_file_counters c;
+};
+
+static struct file_entry files[FILES_MAX];
+static struct file_entry other_files;
+
+static struct file_entry *file_entry_for(const struct mr_file_id *id)
+{
+	uint64_t hash = ((uint64_t)id->dev * 0x9e3779b97f4a7c15ull) ^
+			((uint64_t)id->ino * 0xc2b2ae3d27d4eb4full);
+
+	for (unsigned int probe = 0; probe < FILES_MAX; probe++) {
+		struct file_entry *e = &files[(hash + probe) % FILES_MAX];
+		int state = atomic_load_explicit(&e->state,
+						 memory_order_acquire);
+
+		if (state == SLOT_FREE &&
+		    atomic_compare_exchange_strong(&e->state, &state,
+						   SLOT_FILLING)) {
+			e->id = *id;
+			atomic_store_explicit(&e->state, SLOT_READY,
+					      memory_order_release);
+			return e;
+		}
+		/* Bounded: the filler may be what this handler interrupted. */
+		for (int spin = 0; state == SLOT_FILLING && spin < 100000;
+		     spin++) {
+			__builtin_ia32_pause();
+			state = atomic_load_explicit(&e->state,
+						     memory_order_acquire);
+		}
+		if (state == SLOT_READY && e->id.dev == id->dev &&
+		    e->id.ino == id->ino)
+			return e;
+	}
+	return &other_files;
+}
+
+static uint64_t take(_Atomic uint64_t *counter)
+{
+	return atomic_exchange_explicit(counter, 0, memory_order_relaxed);
+}
+
+static const enum mr_counter served_total[MR_SERVED_KINDS] = {
+	[MR_SERVED_READ] = MR_C_READS_SERVED,
+	[MR_SERVED_PREAD] = MR_C_PREADS_SERVED,
+	[MR_SERVED_READV] = MR_C_READVS_SERVED,
+	[MR_SERVED_LSEEK] = MR_C_LSEEKS_SERVED,
+};
+
+void mr_stats_fold(const struct mr_file_id *id, struct mr_file_counters *c,
+		   bool opened)
+{
+	struct file_entry *e = file_entry_for(id);
+	uint64_t n;
+
+	if (opened)
+		atomic_fetch_add_explicit(&e->opens, 1, memory_order_relaxed);
+	for (int k = 0; k < MR_SERVED_KINDS; k++) {
+		n = take(&c->served[k]);
+		atomic_fetch_add_explicit(&e->c.served[k], n,
+					  memory_order_relaxed);
+		mr_count(served_total[k], n);
+	}
+	n = take(&c->bytes);
+	atomic_fetch_add_explicit(&e->c.bytes, n, memory_order_relaxed);
+	mr_count(MR_C_BYTES_SERVED, n);
+	for (int b = 0; b < MR_SIZE_BUCKETS; b++)
+		atomic_fetch_add_explicit(&e->c.sizes[b], take(&c->sizes[b]),
+					  memory_order_relaxed);
+}
+
+/* Add what live descriptions served so far (not folded yet). */
+static void add_live(struct mr_desc *desc, void *arg)
+{
+	struct mmapread_stats *s = arg;
+	struct mr_file_counters *c = &desc->counters;
+	uint64_t bytes = atomic_load_explicit(&c->bytes, memory_order_relaxed);
+
+	s->reads_served += atomic_load_explicit(&c->served[MR_SERVED_READ],
+						memory_order_relaxed);
+	s->preads_served += atomic_load_explicit(&c->served[MR_SERVED_PREAD],
+						 memory_order_relaxed);
+	s->readvs_served += atomic_load_explicit(&c->served[MR_SERVED_READV],
+						 memory_order_relaxed);
+	s->lseeks_served += atomic_load_explicit(&c->served[MR_SERVED_LSEEK],
+						 memory_order_relaxed);
+	s->bytes_served += bytes;
+}
+
+static uint64_t syscalls_added(void)
+{
+	return load(MR_C_SYS_MMAP) + load(MR_C_SYS_MUNMAP) +
+	       load(MR_C_SYS_FSTAT) + load(MR_C_SYS_LSEEK) +
+	       load(MR_C_SYS_SIGACTION) + load(MR_C_SYS_READLINK);
+}
+
 void mr_stats_snapshot(struct mmapread_stats *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -62,12 +211,11 @@ void mr_stats_snapshot(struct mmapread_stats *s)
 	s->preads_served = load(MR_C_PREADS_SERVED);
 	s->readvs_served = load(MR_C_READVS_SERVED);
 	s->lseeks_served = load(MR_C_LSEEKS_SERVED);
+	s->bytes_served = load(MR_C_BYTES_SERVED);
+	mr_desc_for_each_live(add_live, s);
 	s->syscalls_saved = s->reads_served + s->preads_served +
 			    s->readvs_served + s->lseeks_served;
-	s->syscalls_added = load(MR_C_SYS_MMAP) + load(MR_C_SYS_MUNMAP) +
-			    load(MR_C_SYS_FSTAT) + load(MR_C_SYS_LSEEK) +
-			    load(MR_C_SYS_SIGACTION);
-	s->bytes_served = load(MR_C_BYTES_SERVED);
+	s->syscalls_added = syscalls_added();
 	s->files_mapped = load(MR_C_FILES_MAPPED);
 	s->bytes_mapped = load(MR_C_BYTES_MAPPED);
 	for (int i = 0; i < MMAPREAD_FB_COUNT; i++)
@@ -275,13 +423,315 @@ static bool report_fd_intact(int fd)
 	       st.st_dev == report_dev && st.st_ino == report_ino;
 }
 
-void mr_stats_report_at_exit(void)
+/* ---- the report ------------------------------------------------------- */
+
+static struct rusage_base {
+	long minor, major;
+} faults_at_start;
+
+static void faults_now(long *ret_minor, long *ret_major)
 {
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0) {
+		*ret_minor = *ret_major = 0;
+		return;
+	}
+	*ret_minor = ru.ru_minflt;
+	*ret_major = ru.ru_majflt;
+}
+
+void mr_stats_note_start(void)
+{
+	faults_now(&faults_at_start.minor, &faults_at_start.major);
+}
+
+/* Drain a live description into the file table, for the report. */
+static void fold_live(struct mr_desc *desc, void *arg)
+{
+	(void)arg;
+	if (desc->file_known &&
+	    atomic_load_explicit(&desc->refs, memory_order_acquire))
+		mr_stats_fold(&desc->file, &desc->counters, false);
+}
+
+static uint64_t entry_avoided(const struct file_entry *e)
+{
+	uint64_t sum = 0;
+
+	for (int k = 0; k < MR_SERVED_KINDS; k++)
+		sum += atomic_load_explicit(&e->c.served[k],
+					    memory_order_relaxed);
+	return sum;
+}
+
+/*
+ * The top entries of the file table, most syscalls avoided first; the
+ * rest are summed into *ret_rest. Runs once, at the report.
+ */
+static unsigned int top_files(const struct file_entry **ret_top,
+			      unsigned int want, struct file_entry *ret_rest,
+			      uint64_t *ret_rest_files)
+{
+	unsigned int n = 0;
+
+	memset(ret_rest, 0, sizeof(*ret_rest));
+	*ret_rest_files = 0;
+	for (unsigned int i = 0; i <= FILES_MAX; i++) {
+		const struct file_entry *e = i < FILES_MAX ? &files[i]
+							   : &other_files;
+		const struct file_entry *out = NULL;
+		uint64_t avoided;
+
+		if (e != &other_files &&
+		    atomic_load_explicit(&e->state, memory_order_acquire) !=
+			    SLOT_READY)
+			continue;
+		avoided = entry_avoided(e);
+		if (e != &other_files && avoided) {
+			/* Insertion into the sorted top list. */
+			unsigned int at = n;
+
+			while (at > 0 && entry_avoided(ret_top[at - 1]) < avoided)
+				at--;
+			if (at < want) {
+				if (n == want)
+					out = ret_top[want - 1];
+				else
+					n++;
+				memmove(&ret_top[at + 1], &ret_top[at],
+					(n - 1 - at) * sizeof(*ret_top));
+				ret_top[at] = e;
+			} else {
+				out = e;
+			}
+		} else if (e == &other_files ||
+			   atomic_load_explicit(&e->opens,
+						memory_order_relaxed)) {
+			out = e;
+		}
+		if (!out)
+			continue;
+		if (out != &other_files)
+			(*ret_rest_files)++;
+		for (int k = 0; k < MR_SERVED_KINDS; k++)
+			ret_rest->c.served[k] += atomic_load_explicit(
+				&out->c.served[k], memory_order_relaxed);
+		ret_rest->c.bytes += atomic_load_explicit(
+			&out->c.bytes, memory_order_relaxed);
+	}
+	return n;
+}
+
+static const char *const bucket_keys[MR_SIZE_BUCKETS] = {
+	"1-63", "64-511", "512-4095", "4096-65535", "65536+"
+};
+
+static const char *const ended_names[] = {
+	[MR_ENDED_EXIT] = "exit",
+	[MR_ENDED_EXEC] = "exec",
+	[MR_ENDED__EXIT] = "_exit",
+};
+
+/* A JSON string: quotes, backslashes, control and non-ASCII bytes escaped
+ * byte by byte, so any path comes out as valid UTF-8 JSON. */
+static void put_json_string(struct out *out, const char *text)
+{
+	put(out, "\"");
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			put(out, "\\%c", *p);
+		else if (*p < 0x20 || *p >= 0x7f)
+			put(out, "\\u%04x", *p);
+		else
+			put(out, "%c", *p);
+	}
+	put(out, "\"");
+}
+
+static void put_json_served(struct out *out, const struct mr_file_counters *c)
+{
+	put(out, "{\"read\": %llu, \"pread\": %llu, \"readv\": %llu, "
+		 "\"lseek\": %llu}",
+	    (unsigned long long)c->served[MR_SERVED_READ],
+	    (unsigned long long)c->served[MR_SERVED_PREAD],
+	    (unsigned long long)c->served[MR_SERVED_READV],
+	    (unsigned long long)c->served[MR_SERVED_LSEEK]);
+}
+
+struct report_data {
 	struct mmapread_stats s;
-	char text[4096], detail[160];
+	const char *program;
+	long pid, ppid;
+	enum mr_ended_by how;
+	long minor_faults, major_faults;
+	const struct file_entry *top[64];
+	unsigned int ntop;
+	struct file_entry rest;
+	uint64_t rest_files;
+};
+
+static size_t format_json(char *buf, size_t cap, const struct report_data *r)
+{
+	struct out out = { buf, cap, 0 };
+	const struct mmapread_stats *s = &r->s;
+	bool first = true;
+
+	if (cap)
+		buf[0] = '\0';
+	put(&out, "{\"schema\": \"mmapread-report\", \"version\": 1, "
+		  "\"program\": ");
+	put_json_string(&out, r->program);
+	put(&out, ", \"pid\": %ld, \"ppid\": %ld, \"ended_by\": \"%s\",\n",
+	    r->pid, r->ppid, ended_names[r->how]);
+	put(&out, " \"served\": {\"read\": %llu, \"pread\": %llu, "
+		  "\"readv\": %llu, \"lseek\": %llu},\n",
+	    (unsigned long long)s->reads_served,
+	    (unsigned long long)s->preads_served,
+	    (unsigned long long)s->readvs_served,
+	    (unsigned long long)s->lseeks_served);
+	put(&out, " \"syscalls_avoided\": %llu,\n",
+	    (unsigned long long)s->syscalls_saved);
+	put(&out, " \"syscalls_added\": {\"total\": %llu, \"mmap\": %llu, "
+		  "\"munmap\": %llu, \"fstat\": %llu, \"lseek\": %llu, "
+		  "\"signal\": %llu, \"readlink\": %llu, \"madvise\": 0},\n",
+	    (unsigned long long)s->syscalls_added,
+	    (unsigned long long)load(MR_C_SYS_MMAP),
+	    (unsigned long long)load(MR_C_SYS_MUNMAP),
+	    (unsigned long long)load(MR_C_SYS_FSTAT),
+	    (unsigned long long)load(MR_C_SYS_LSEEK),
+	    (unsigned long long)load(MR_C_SYS_SIGACTION),
+	    (unsigned long long)load(MR_C_SYS_READLINK));
+	put(&out, " \"syscalls_saved\": %lld,\n",
+	    (long long)(s->syscalls_saved - s->syscalls_added));
+	put(&out, " \"bytes_served\": %llu, \"files_mapped\": %llu, "
+		  "\"bytes_mapped\": %llu,\n",
+	    (unsigned long long)s->bytes_served,
+	    (unsigned long long)s->files_mapped,
+	    (unsigned long long)s->bytes_mapped);
+	put(&out, " \"page_faults\": {\"minor\": %ld, \"major\": %ld},\n",
+	    r->minor_faults, r->major_faults);
+	put(&out, " \"fallbacks\": {");
+	for (int i = 0; i < MMAPREAD_FB_COUNT; i++) {
+		if (!s->fallbacks[i])
+			continue;
+		put(&out, "%s\"%s\": %llu", first ? "" : ", ", fallback_keys[i],
+		    (unsigned long long)s->fallbacks[i]);
+		first = false;
+	}
+	put(&out, "},\n \"files\": [");
+	for (unsigned int i = 0; i < r->ntop; i++) {
+		const struct file_entry *e = r->top[i];
+		struct mr_file_counters c;
+
+		for (int k = 0; k < MR_SERVED_KINDS; k++)
+			c.served[k] = atomic_load_explicit(
+				&e->c.served[k], memory_order_relaxed);
+		put(&out, "%s\n  {\"path\": ", i ? "," : "");
+		put_json_string(&out, e->id.path);
+		put(&out, ", \"opens\": %llu, \"served\": ",
+		    (unsigned long long)e->opens);
+		put_json_served(&out, &c);
+		put(&out, ", \"syscalls_avoided\": %llu, \"bytes_served\": "
+			  "%llu, \"sizes\": {",
+		    (unsigned long long)entry_avoided(e),
+		    (unsigned long long)e->c.bytes);
+		for (int b = 0; b < MR_SIZE_BUCKETS; b++)
+			put(&out, "%s\"%s\": %llu", b ? ", " : "",
+			    bucket_keys[b], (unsigned long long)e->c.sizes[b]);
+		put(&out, "}}");
+	}
+	put(&out, "%s],\n \"other_files\": {\"files\": %llu, "
+		  "\"syscalls_avoided\": %llu, \"bytes_served\": %llu}",
+	    r->ntop ? "\n " : "", (unsigned long long)r->rest_files,
+	    (unsigned long long)entry_avoided(&r->rest),
+	    (unsigned long long)r->rest.c.bytes);
+	if (mr_config()->verify)
+		put(&out, ",\n \"verify\": {\"checked\": %llu, "
+			  "\"mismatches\": %llu}",
+		    (unsigned long long)load(MR_C_VERIFY_CHECKED),
+		    (unsigned long long)load(MR_C_VERIFY_MISMATCHES));
+	put(&out, "}\n");
+	return out.len;
+}
+
+/* Short human counts for the file table: 123, 12.3k, 4.5M. */
+static const char *human_count(uint64_t n, char *buf, size_t cap)
+{
+	if (n < 10000)
+		snprintf(buf, cap, "%llu", (unsigned long long)n);
+	else if (n < 10000000)
+		snprintf(buf, cap, "%.1fk", (double)n / 1e3);
+	else
+		snprintf(buf, cap, "%.1fM", (double)n / 1e6);
+	return buf;
+}
+
+static size_t format_text(char *buf, size_t cap, const struct report_data *r)
+{
+	char detail[200], h[MR_SIZE_BUCKETS + 3][16], bytes[32];
+	struct out out = { buf, cap, 0 };
+
+	snprintf(detail, sizeof(detail),
+		 "(mmap %llu, munmap %llu, fstat/fstatfs %llu, lseek %llu, "
+		 "signals %llu, readlink %llu)",
+		 (unsigned long long)load(MR_C_SYS_MMAP),
+		 (unsigned long long)load(MR_C_SYS_MUNMAP),
+		 (unsigned long long)load(MR_C_SYS_FSTAT),
+		 (unsigned long long)load(MR_C_SYS_LSEEK),
+		 (unsigned long long)load(MR_C_SYS_SIGACTION),
+		 (unsigned long long)load(MR_C_SYS_READLINK));
+	out.len = mr_stats_format(buf, cap, &r->s, r->program, r->pid, detail);
+	put(&out, "mmapread:   %-34s %12ld\n", "minor page faults",
+	    r->minor_faults);
+	put(&out, "mmapread:   %-34s %12ld\n", "major page faults",
+	    r->major_faults);
+	if (mr_config()->verify)
+		put(&out, "mmapread:   %-34s %12llu  (%llu differed)\n",
+		    "served reads verified by pread",
+		    (unsigned long long)load(MR_C_VERIFY_CHECKED),
+		    (unsigned long long)load(MR_C_VERIFY_MISMATCHES));
+	if (!r->ntop)
+		return out.len;
+	/* Every line of the file table starts "mmapread: file", so that
+	 * tools tell it from the rows above. */
+	put(&out, "mmapread: files %8s %8s %8s %10s %7s %7s %7s %7s %7s  %s\n",
+	    "saved", "reads", "preads", "bytes", "1-63", "64-511", "512-4K",
+	    "4K-64K", "64K+", "path");
+	for (unsigned int i = 0; i < r->ntop; i++) {
+		const struct file_entry *e = r->top[i];
+
+		for (int b = 0; b < MR_SIZE_BUCKETS; b++)
+			human_count(e->c.sizes[b], h[b], sizeof(h[b]));
+		put(&out,
+		    "mmapread: file  %8s %8s %8s %10s %7s %7s %7s %7s %7s  %s\n",
+		    human_count(entry_avoided(e), h[5], sizeof(h[5])),
+		    human_count(e->c.served[MR_SERVED_READ] +
+					e->c.served[MR_SERVED_READV],
+				h[6], sizeof(h[6])),
+		    human_count(e->c.served[MR_SERVED_PREAD], h[7],
+				sizeof(h[7])),
+		    human_bytes(e->c.bytes, bytes, sizeof(bytes)), h[0], h[1],
+		    h[2], h[3], h[4], e->id.path);
+	}
+	if (r->rest_files || entry_avoided(&r->rest))
+		put(&out, "mmapread: file  %8s %8s %8s %10s  (%llu other files)\n",
+		    human_count(entry_avoided(&r->rest), h[5], sizeof(h[5])),
+		    "", "", human_bytes(r->rest.c.bytes, bytes, sizeof(bytes)),
+		    (unsigned long long)r->rest_files);
+	return out.len;
+}
+
+/* Written once per process image; static, because it may be large. */
+static char report_text[65536];
+static struct report_data report;
+
+void mr_stats_report(enum mr_ended_by how)
+{
 	size_t len;
 	int saved_errno = errno;
 	int fd = report_fd;
+	long minor, major;
 
 	/* A vfork child shares our memory but is not us: its exec must not
 	 * print (or use up) the parent's report. */
@@ -295,22 +745,27 @@ void mr_stats_report_at_exit(void)
 		fd = report_fd_intact(2) ? 2 : -1;
 	if (fd < 0)
 		goto out;
-	mr_stats_snapshot(&s);
-	snprintf(detail, sizeof(detail),
-		 "(mmap %llu, munmap %llu, fstat/fstatfs %llu, lseek %llu, "
-		 "signals %llu)",
-		 (unsigned long long)load(MR_C_SYS_MMAP),
-		 (unsigned long long)load(MR_C_SYS_MUNMAP),
-		 (unsigned long long)load(MR_C_SYS_FSTAT),
-		 (unsigned long long)load(MR_C_SYS_LSEEK),
-		 (unsigned long long)load(MR_C_SYS_SIGACTION));
-	len = mr_stats_format(text, sizeof(text), &s,
-			      program_invocation_short_name, (long)getpid(),
-			      detail);
-	if (len >= sizeof(text))
-		len = sizeof(text) - 1;
+	mr_desc_for_each_live(fold_live, NULL);
+	mr_stats_snapshot(&report.s);
+	report.program = program_invocation_short_name;
+	report.pid = (long)getpid();
+	report.ppid = (long)getppid();
+	report.how = how;
+	faults_now(&minor, &major);
+	report.minor_faults = minor - faults_at_start.minor;
+	report.major_faults = major - faults_at_start.major;
+	report.ntop = top_files(report.top,
+				mr_config()->top < 64 ? (unsigned int)
+							mr_config()->top
+						      : 64,
+				&report.rest, &report.rest_files);
+	len = mr_config()->stats_format == MR_FORMAT_JSON
+		      ? format_json(report_text, sizeof(report_text), &report)
+		      : format_text(report_text, sizeof(report_text), &report);
+	if (len >= sizeof(report_text))
+		len = sizeof(report_text) - 1;
 	for (size_t done = 0; done < len;) {
-		ssize_t n = mr_sys_write(fd, text + done, len - done);
+		ssize_t n = mr_sys_write(fd, report_text + done, len - done);
 
 		if (n <= 0)
 			break;
@@ -322,8 +777,30 @@ out:
 	errno = saved_errno;
 }
 
+void mr_stats_report_at_exit(void)
+{
+	mr_stats_report(MR_ENDED_EXIT);
+}
+
+static void forget_live(struct mr_desc *desc, void *arg)
+{
+	struct mr_file_counters *c = &desc->counters;
+
+	(void)arg;
+	for (int k = 0; k < MR_SERVED_KINDS; k++)
+		take(&c->served[k]);
+	take(&c->bytes);
+	for (int b = 0; b < MR_SIZE_BUCKETS; b++)
+		take(&c->sizes[b]);
+}
+
 void mr_stats_restart_in_child(void)
 {
+	/* This process has one thread now: nobody else touches these. */
+	memset(files, 0, sizeof(files));
+	memset(&other_files, 0, sizeof(other_files));
+	mr_desc_for_each_live(forget_live, NULL);
+	mr_stats_note_start();
 	for (int i = 0; i < MR_C_COUNT; i++)
 		atomic_store_explicit(&mr_counters[i], 0, memory_order_relaxed);
 	for (int i = 0; i < MMAPREAD_FB_COUNT; i++)

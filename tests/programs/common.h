@@ -238,6 +238,8 @@ static const char *const fallback_keys[MMAPREAD_FB_COUNT] = {
 	[MMAPREAD_FB_BUDGET] = "budget",
 	[MMAPREAD_FB_INTERRUPTED] = "interrupted",
 	[MMAPREAD_FB_TABLE_FULL] = "table_full",
+	[MMAPREAD_FB_EXCLUDED] = "excluded",
+	[MMAPREAD_FB_TOO_SMALL] = "too_small",
 };
 
 typedef int (*get_stats_fn)(struct mmapread_stats *);

@@ -298,14 +298,11 @@ static void test_config_every_bad_value_counted(void **state)
 	static const char *const env[] = { "MMAPREAD_DISABLE=2",
 					   "MMAPREAD_STATS=",
 					   "MMAPREAD_MAX_SIZE=-5", NULL };
-	static char long_path[MR_PATH_MAX + 32];
-	static const char *env_all[] = { "MMAPREAD_DISABLE=nah",
-					 "MMAPREAD_STATS=sure",
-					 "MMAPREAD_MAX_SIZE=1P",
-					 "MMAPREAD_MAP_AFTER=4K", long_path,
-					 NULL };
+	/* A bad value of each option's type, for every option. */
+	static char bad[32][MR_PATH_MAX + 64];
+	static const char *env_all[33];
 	struct mr_config cfg;
-	char warnings[4096];
+	char warnings[8192];
 	const char *line;
 
 	(void)state;
@@ -314,12 +311,36 @@ static void test_config_every_bad_value_counted(void **state)
 	assert_false(cfg.disable);
 	assert_int_equal(cfg.max_size, 0);
 
-	/* A path one byte too long for the buffer. */
-	memset(long_path, 'x', sizeof(long_path) - 1);
-	memcpy(long_path, "MMAPREAD_STATS_FILE=", 20);
-	long_path[20 + MR_PATH_MAX] = '\0';
-	assert_int_equal(load(env_all, &cfg, warnings, sizeof(warnings)), 5);
-	assert_int_equal(count_lines(warnings), 5);
+	assert_true(mr_option_count < 32);
+	for (size_t i = 0; i < mr_option_count; i++) {
+		const struct mr_option *opt = &mr_options[i];
+		int len = snprintf(bad[i], sizeof(bad[i]), "%s=", opt->name);
+
+		switch (opt->type) {
+		case MR_OPT_BOOL:
+			strcat(bad[i], "sure");
+			break;
+		case MR_OPT_SIZE:
+			strcat(bad[i], "1P");
+			break;
+		case MR_OPT_COUNT:
+			strcat(bad[i], "4K");
+			break;
+		case MR_OPT_CHOICE:
+			strcat(bad[i], "none-of-them");
+			break;
+		case MR_OPT_PATH:
+			/* One byte too long. */
+			memset(bad[i] + len, 'x', MR_PATH_MAX);
+			bad[i][len + MR_PATH_MAX] = '\0';
+			break;
+		}
+		env_all[i] = bad[i];
+	}
+	env_all[mr_option_count] = NULL;
+	assert_int_equal(load(env_all, &cfg, warnings, sizeof(warnings)),
+			 mr_option_count);
+	assert_int_equal(count_lines(warnings), mr_option_count);
 	assert_string_equal(cfg.stats_file, "");
 	/* One line per option, each naming it right after the prefix. */
 	line = warnings;
@@ -461,6 +482,12 @@ static void test_options_table(void **state)
 			err = strlen(opt->default_text) < MR_PATH_MAX ? 0 : -1;
 			assert_true(opt->field + MR_PATH_MAX <=
 				    sizeof(struct mr_config));
+		} else if (opt->type == MR_OPT_CHOICE) {
+			uint64_t index;
+
+			assert_non_null(opt->choices);
+			err = mr_parse_choice(opt->default_text, opt->choices,
+					      &index);
 		} else {
 			uint64_t value;
 
@@ -502,6 +529,21 @@ static void test_options_defaults_loaded(void **state)
 			assert_int_equal(got, want);
 		} else if (opt->type == MR_OPT_PATH) {
 			assert_string_equal(field, opt->default_text);
+		} else if (opt->type == MR_OPT_CHOICE) {
+			uint64_t want, got;
+
+			assert_int_equal(mr_parse_choice(opt->default_text,
+							 opt->choices, &want),
+					 0);
+			memcpy(&got, field, sizeof(got));
+			assert_int_equal(got, want);
+		} else if (opt->type == MR_OPT_COUNT) {
+			uint64_t want, got;
+
+			assert_int_equal(mr_parse_count(opt->default_text,
+							&want), 0);
+			memcpy(&got, field, sizeof(got));
+			assert_int_equal(got, want);
 		} else {
 			uint64_t want, got;
 
@@ -565,6 +607,92 @@ static void test_config_secure_drops_report_file(void **state)
 	assert_int_equal(mr_config_secure(&cfg, true, -1), 0);
 }
 
+static void test_parse_choice(void **state)
+{
+	uint64_t index = 99;
+
+	(void)state;
+	assert_int_equal(mr_parse_choice("text", "text|json", &index), 0);
+	assert_int_equal(index, 0);
+	assert_int_equal(mr_parse_choice("JSON", "text|json", &index), 0);
+	assert_int_equal(index, 1);
+	assert_int_equal(mr_parse_choice("jso", "text|json", &index), -EINVAL);
+	assert_int_equal(mr_parse_choice("xml", "text|json", &index), -EINVAL);
+	assert_int_equal(mr_parse_choice("", "text|json", &index), -EINVAL);
+	assert_int_equal(mr_parse_choice("text|json", "text|json", &index),
+			 -EINVAL);
+	assert_int_equal(index, 1);
+}
+
+static void test_config_bad_choice_warns(void **state)
+{
+	static const char *const env[] = { "MMAPREAD_STATS_FORMAT=xml", NULL };
+	struct mr_config cfg;
+	char warnings[1024];
+
+	(void)state;
+	assert_int_equal(load(env, &cfg, warnings, sizeof(warnings)), 1);
+	assert_int_equal(cfg.stats_format, MR_FORMAT_TEXT);
+	assert_int_equal(count_lines(warnings), 1);
+	assert_non_null(strstr(warnings, "MMAPREAD_STATS_FORMAT='xml'"));
+	assert_non_null(strstr(warnings, "one of text|json"));
+}
+
+static void test_path_rules(void **state)
+{
+	static const char *const env[] = {
+		"MMAPREAD_INCLUDE=/data/*:*.db",
+		"MMAPREAD_EXCLUDE=/data/tmp/*", NULL
+	};
+	struct mr_config cfg;
+	char warnings[1024];
+
+	(void)state;
+	assert_int_equal(load(env, &cfg, warnings, sizeof(warnings)), 0);
+	assert_true(mr_config_path_allowed(&cfg, "/data/a/b"));
+	assert_true(mr_config_path_allowed(&cfg, "/srv/x.db"));
+	assert_false(mr_config_path_allowed(&cfg, "/srv/x.txt"));
+	assert_false(mr_config_path_allowed(&cfg, "/data/tmp/f"));
+	cfg.include[0] = '\0';
+	assert_true(mr_config_path_allowed(&cfg, "/srv/x.txt"));
+	assert_false(mr_config_path_allowed(&cfg, "/data/tmp/f"));
+	cfg.exclude[0] = '\0';
+	assert_true(mr_config_path_allowed(&cfg, "/data/tmp/f"));
+}
+
+/* One line per option, with its current value and its default. */
+static void test_config_print(void **state)
+{
+	static const char *const env[] = { "MMAPREAD_STATS_FORMAT=json",
+					   "MMAPREAD_TOP=3", NULL };
+	struct mr_config cfg;
+	char warnings[1024], printed[8192];
+	int pipefd[2];
+	size_t len = 0;
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(load(env, &cfg, warnings, sizeof(warnings)), 0);
+	assert_int_equal(pipe(pipefd), 0);
+	mr_config_print(&cfg, pipefd[1]);
+	close(pipefd[1]);
+	while ((n = read(pipefd[0], printed + len,
+			 sizeof(printed) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(pipefd[0]);
+	printed[len] = '\0';
+	assert_int_equal(count_lines(printed), mr_option_count);
+	assert_non_null(strstr(printed,
+			       "mmapread: MMAPREAD_STATS_FORMAT=json (default "
+			       "text) "));
+	assert_non_null(strstr(printed, "mmapread: MMAPREAD_TOP=3 (default "
+					"10) "));
+	assert_non_null(strstr(printed, "mmapread: MMAPREAD_STATS=0 (default "
+					"0) "));
+	assert_non_null(strstr(printed, "mmapread: MMAPREAD_STATS_FILE= "
+					"(default (unset)) "));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -588,6 +716,10 @@ int main(void)
 		cmocka_unit_test(test_options_defaults_loaded),
 		cmocka_unit_test(test_config_path_value),
 		cmocka_unit_test(test_config_secure_drops_report_file),
+		cmocka_unit_test(test_parse_choice),
+		cmocka_unit_test(test_config_bad_choice_warns),
+		cmocka_unit_test(test_path_rules),
+		cmocka_unit_test(test_config_print),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

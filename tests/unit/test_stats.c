@@ -145,7 +145,7 @@ static void test_format_fallbacks(void **state)
 	(void)state;
 	format(text, sizeof(text), &s);
 	for (int i = 0; i < MMAPREAD_FB_COUNT; i++) {
-		const char *name = mr_stats_fallback_name(i);
+		const char *name = mr_stats_fallback_text(i);
 		bool listed = find_line(text, name, line, sizeof(line));
 
 		print_message("fallback '%s': %llu\n", name,
@@ -162,7 +162,7 @@ static void test_format_fallbacks(void **state)
 	memset(s.fallbacks, 0, sizeof(s.fallbacks));
 	format(text, sizeof(text), &s);
 	for (int i = 0; i < MMAPREAD_FB_COUNT; i++)
-		assert_null(strstr(text, mr_stats_fallback_name(i)));
+		assert_null(strstr(text, mr_stats_fallback_text(i)));
 }
 
 static void test_format_human_units(void **state)
