@@ -73,6 +73,14 @@ void mr_after_resize(int fd);
  * fd: whatever the table still held for that number is stale. */
 void mr_forget_fd(int fd);
 
+/*
+ * Around fork and the spawns: from enter (before the hand-back walk) to
+ * leave (once the child exists) no description gets mapped.
+ */
+void mr_fork_gate_enter(void);
+void mr_fork_gate_leave(void);
+void mr_fork_gate_reset_in_child(void);
+
 /* Bring the kernel's offset up to date, for one call that reads it. */
 void mr_sync_offset(int fd);
 

@@ -13,6 +13,9 @@
 /* Before fork, vfork, _Fork, posix_spawn, system and popen. */
 void mr_before_child(void);
 
+/* After fork, _Fork, daemon or forkpty, in the parent (success or not). */
+void mr_after_child_in_parent(void);
+
 /*
  * Around posix_spawn, system and popen, whose child execs inside libc: the
  * new image must inherit the program's ignored SIGBUS/SIGSEGV, not our

@@ -148,6 +148,9 @@ void mr_stats_note_start(void);
 /* In a fork child: its report counts only what it does itself. */
 void mr_stats_restart_in_child(void);
 
+/* After an exec that failed, whose report was written: count anew. */
+void mr_stats_restart_after_failed_exec(void);
+
 /* Write the report once, if MMAPREAD_STATS or MMAPREAD_STATS_FILE asked. */
 void mr_stats_report(enum mr_ended_by how);
 void mr_stats_report_at_exit(void);

@@ -46,6 +46,9 @@
 
 #define PAGE 4096u
 
+/* A hand-back that is no fallback (the fd is being closed). */
+#define MR_NOT_A_FALLBACK MMAPREAD_FB_COUNT
+
 /* Returned by the serving functions: the description is the kernel's now,
  * so the caller drops its reference and makes the real call. */
 #define MR_PASS (-100000)
@@ -89,6 +92,47 @@ __attribute__((destructor)) static void mr_destructor(void)
 	mr_stats_report_at_exit();
 }
 
+/*
+ * fork and the spawns hand every mapped description back before the child
+ * exists. A decision in another thread must not map a file in between: the
+ * child would get that offset in our memory and both processes would read
+ * the same bytes. The fork announces itself in forks_pending and waits for
+ * the decisions already past their check; a decision that sees a fork
+ * pending does not map this time (a Dekker pair, sequentially consistent).
+ */
+static atomic_int forks_pending;
+static atomic_int decisions_in_flight;
+/* Moves at every gate enter and leave: an fd opened across a fork (its
+ * open before the fork, its table entry after the walk) sees it move. */
+static _Atomic uint64_t fork_epoch;
+static __thread bool settling_here; /* this thread decides or hands back */
+
+void mr_fork_gate_enter(void)
+{
+	atomic_fetch_add(&fork_epoch, 1);
+	atomic_fetch_add(&forks_pending, 1);
+	/* This thread's own decision (a handler forked) cannot finish
+	 * first; others take a few system calls. */
+	for (int spin = 0; !settling_here && spin < 1000000 &&
+			   atomic_load(&decisions_in_flight);
+	     spin++)
+		__builtin_ia32_pause();
+}
+
+void mr_fork_gate_leave(void)
+{
+	atomic_fetch_sub(&forks_pending, 1);
+	atomic_fetch_add(&fork_epoch, 1);
+}
+
+void mr_fork_gate_reset_in_child(void)
+{
+	atomic_store(&forks_pending, 0);
+	atomic_store(&decisions_in_flight, 0);
+}
+
+static void give_up(struct mr_desc *desc, enum mmapread_fallback reason);
+
 /* ---- opening and sharing ---------------------------------------------- */
 
 /*
@@ -115,8 +159,13 @@ static bool path_allowed(int fd, const char *path)
 	return mr_config_path_allowed(cfg, path);
 }
 
-/* Start tracking a new fd, or drop what the table held for its number. */
-static void track_new_fd(int fd, int flags, const char *path)
+/*
+ * Start tracking a new fd, or drop what the table held for its number.
+ * epoch: fork_epoch read before the call that created fd. If a fork began
+ * since, the child may hold the fd while the hand-back walk never saw its
+ * entry: the description starts as shared, passing through.
+ */
+static void track_new_fd(int fd, int flags, const char *path, uint64_t epoch)
 {
 	struct mr_desc *desc;
 
@@ -146,6 +195,9 @@ static void track_new_fd(int fd, int flags, const char *path)
 	if (!desc || !mr_fdtable_install(fd, desc)) {
 		mr_fdtable_forget(fd);
 		mr_count_fallback(MMAPREAD_FB_TABLE_FULL);
+	} else if (atomic_load(&forks_pending) ||
+		   atomic_load(&fork_epoch) != epoch) {
+		give_up(desc, MMAPREAD_FB_SHARED);
 	}
 	if (desc)
 		mr_desc_put(desc);
@@ -169,21 +221,23 @@ static void track_dup(int oldfd, int newfd)
 
 int mr_open(const char *path, int flags, mode_t mode)
 {
+	uint64_t epoch = atomic_load(&fork_epoch);
 	int fd = mr_real_open(path, flags, mode);
 
 	if (fd < 0)
 		return -errno;
-	track_new_fd(fd, flags, path);
+	track_new_fd(fd, flags, path, epoch);
 	return fd;
 }
 
 int mr_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
+	uint64_t epoch = atomic_load(&fork_epoch);
 	int fd = mr_real_openat(dirfd, path, flags, mode);
 
 	if (fd < 0)
 		return -errno;
-	track_new_fd(fd, flags, path);
+	track_new_fd(fd, flags, path, epoch);
 	return fd;
 }
 
@@ -197,9 +251,36 @@ int mr_dup(int fd)
 	return newfd;
 }
 
+static void drop_fd(int fd);
+
+/*
+ * dup2/dup3 close newfd inside the kernel: its entry goes first, as for
+ * close(), so that no read is served from its old mapping meanwhile. A
+ * refused call (oldfd not open) closes nothing and must leave newfd
+ * served: one fcntl tells, only when the table holds newfd.
+ */
+static void drop_dup_target(int oldfd, int newfd)
+{
+	struct mr_desc *desc = mr_fdtable_acquire(newfd);
+	int saved_errno = errno;
+	bool refused;
+
+	if (!desc)
+		return;
+	mr_desc_put(desc);
+	refused = mr_real_fcntl(oldfd, F_GETFD, NULL) < 0;
+	errno = saved_errno;
+	if (!refused)
+		drop_fd(newfd);
+}
+
 int mr_dup2(int oldfd, int newfd)
 {
-	int ret = mr_real_dup2(oldfd, newfd);
+	int ret;
+
+	if (oldfd != newfd)
+		drop_dup_target(oldfd, newfd);
+	ret = mr_real_dup2(oldfd, newfd);
 
 	if (ret < 0)
 		return -errno;
@@ -210,7 +291,11 @@ int mr_dup2(int oldfd, int newfd)
 
 int mr_dup3(int oldfd, int newfd, int flags)
 {
-	int ret = mr_real_dup3(oldfd, newfd, flags);
+	int ret;
+
+	if (oldfd != newfd && !(flags & ~O_CLOEXEC))
+		drop_dup_target(oldfd, newfd);
+	ret = mr_real_dup3(oldfd, newfd, flags);
 
 	if (ret < 0)
 		return -errno;
@@ -220,13 +305,13 @@ int mr_dup3(int oldfd, int newfd, int flags)
 
 /* ---- handing the offset back to the kernel ---------------------------- */
 
+
+
 /*
  * Wait (bounded) until no decision and no hand-back is under way. Returns
  * false on timeout: the thread being waited for may be the very one this
  * signal handler interrupted, which cannot finish until we return.
  */
-static __thread bool settling_here; /* this thread decides or hands back */
-
 static bool wait_settled(struct mr_desc *desc)
 {
 	/* A signal handler on the thread that is deciding or handing back
@@ -256,6 +341,7 @@ static void surrender_at(int fd, struct mr_desc *desc,
 			 uint64_t replacement)
 {
 	int was = atomic_load(&desc->state);
+	bool was_settling;
 	uint64_t word;
 	/* O_DIRECT has alignment rules, and a shrunken file a mapping that
 	 * is too long: then pread()s must go to the kernel too, even if the
@@ -271,9 +357,13 @@ static void surrender_at(int fd, struct mr_desc *desc,
 	} while (!atomic_compare_exchange_weak(
 		&desc->state, &was,
 		was == MR_MAPPED ? MR_HANDING_BACK : MR_PASSTHROUGH));
-	mr_count_fallback(reason);
+	if (reason != MR_NOT_A_FALLBACK)
+		mr_count_fallback(reason);
 	if (was != MR_MAPPED)
 		return;
+	/* Restored, not cleared: a signal handler may have interrupted a
+	 * decision or hand-back of this thread's, which is still under way. */
+	was_settling = settling_here;
 	settling_here = true;
 	word = atomic_fetch_or(&desc->offset, MR_OFFSET_FROZEN);
 	mr_sys_lseek(fd, (off_t)(word == expected ? replacement : word),
@@ -282,7 +372,7 @@ static void surrender_at(int fd, struct mr_desc *desc,
 	atomic_store(&desc->positional_ok, positional_ok);
 	atomic_store_explicit(&desc->state, MR_PASSTHROUGH,
 			      memory_order_release);
-	settling_here = false;
+	settling_here = was_settling;
 }
 
 static void surrender(int fd, struct mr_desc *desc,
@@ -429,12 +519,51 @@ int mr_fcntl(int fd, int cmd, void *arg)
 /* ---- closing ---------------------------------------------------------- */
 
 /*
+ * Between emptying a slot and the kernel's close, another thread or a
+ * signal handler may still read the fd, through the kernel: a mapped
+ * description's offset goes back to the kernel first (not counted as a
+ * fallback). Its other fds then read through the kernel too (their preads
+ * stay served): exactness costs that for a file mapped, dup'ed, and
+ * closed under one name while still read under another.
+ */
+static void hand_back_for_close(int fd, struct mr_desc *desc, void *arg)
+{
+	(void)arg;
+	if (atomic_load(&desc->state) == MR_MAPPED)
+		surrender(fd, desc, MR_NOT_A_FALLBACK);
+}
+
+static void drop_fd(int fd)
+{
+	struct mr_desc *desc = mr_fdtable_acquire(fd);
+
+	if (!desc)
+		return;
+	hand_back_for_close(fd, desc, NULL);
+	mr_desc_put(desc);
+	mr_fdtable_forget(fd);
+}
+
+struct fd_range {
+	unsigned int first, last;
+};
+
+static void hand_back_in_range(int fd, struct mr_desc *desc, void *arg)
+{
+	const struct fd_range *range = arg;
+
+	if ((unsigned int)fd >= range->first && (unsigned int)fd <= range->last)
+		hand_back_for_close(fd, desc, NULL);
+}
+
+/*
  * The slot is emptied before the real close: the other order would let a
- * concurrent open() get the number back and then lose its fresh entry.
+ * read in another thread be served from the old file's mapping after the
+ * kernel gave the number to a new file.
  */
 int mr_close(int fd)
 {
-	mr_fdtable_forget(fd);
+	drop_fd(fd);
 	return mr_real_close(fd) < 0 ? -errno : 0;
 }
 
@@ -445,14 +574,21 @@ int mr_close_range(unsigned int first, unsigned int last, int flags)
 	if (first > last ||
 	    ((unsigned int)flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
 		return -EINVAL;
-	if (!((unsigned int)flags & CLOSE_RANGE_CLOEXEC))
+	if (!((unsigned int)flags & CLOSE_RANGE_CLOEXEC)) {
+		struct fd_range range = { first, last };
+
+		mr_fdtable_for_each(hand_back_in_range, &range);
 		mr_fdtable_forget_range(first, last);
+	}
 	return mr_real_close_range(first, last, flags) < 0 ? -errno : 0;
 }
 
 void mr_closefrom(int lowfd)
 {
-	mr_fdtable_forget_range(lowfd < 0 ? 0u : (unsigned int)lowfd, ~0u);
+	struct fd_range range = { lowfd < 0 ? 0u : (unsigned int)lowfd, ~0u };
+
+	mr_fdtable_for_each(hand_back_in_range, &range);
+	mr_fdtable_forget_range(range.first, range.last);
 	mr_real_closefrom(lowfd);
 }
 
@@ -611,6 +747,7 @@ static void name_file(int fd, const struct stat *st, struct mr_file_id *ret)
 static bool decide(int fd, struct mr_desc *desc, bool positional)
 {
 	int saved_errno = errno, watching = MR_WATCHING;
+	bool was_settling, decided = true;
 	struct mr_file_facts facts;
 	enum mmapread_fallback reason;
 	struct stat st;
@@ -624,7 +761,15 @@ static bool decide(int fd, struct mr_desc *desc, bool positional)
 		atomic_store(&desc->deciding, 0);
 		return false;
 	}
+	was_settling = settling_here;
 	settling_here = true;
+	/* No mapping may appear while a fork hands everything back: the
+	 * child would get its offset in our memory (see mr_fork_gate). */
+	atomic_fetch_add(&decisions_in_flight, 1);
+	if (atomic_load(&forks_pending)) {
+		decided = false;
+		goto done;
+	}
 	if (atomic_load(&desc->state) != MR_WATCHING)
 		goto done;
 	mr_count(MR_C_SYS_FSTAT, 1);
@@ -698,10 +843,11 @@ static bool decide(int fd, struct mr_desc *desc, bool positional)
 	mr_count(MR_C_FILES_MAPPED, 1);
 	mr_count(MR_C_BYTES_MAPPED, (uint64_t)st.st_size);
 done:
+	atomic_fetch_sub(&decisions_in_flight, 1);
 	atomic_store(&desc->deciding, 0);
-	settling_here = false;
+	settling_here = was_settling;
 	errno = saved_errno;
-	return true;
+	return decided;
 }
 
 enum read_kind { READ_PLAIN, READ_POSITIONAL, READ_VECTOR, READ_VECTOR_POS };

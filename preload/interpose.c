@@ -325,6 +325,8 @@ EXPORT pid_t fork(void)
 	pid = REAL_CALL(fork, -1);
 	if (pid == 0)
 		mr_after_fork_in_child();
+	else
+		mr_after_child_in_parent();
 	return pid;
 }
 
@@ -336,6 +338,8 @@ EXPORT pid_t _Fork(void)
 	pid = REAL_CALL(fork_underscore, -1);
 	if (pid == 0)
 		mr_after_fork_in_child();
+	else
+		mr_after_child_in_parent();
 	return pid;
 }
 
@@ -573,12 +577,14 @@ EXPORT int daemon(int nochdir, int noclose)
 
 	mr_before_child();
 	ret = REAL_CALL(daemon, -1, nochdir, noclose);
-	if (ret == 0) {
-		mr_after_fork_in_child();
-		if (!noclose)
-			for (int fd = 0; fd <= 2; fd++)
-				mr_forget_fd(fd);
+	if (ret != 0) {
+		mr_after_child_in_parent();
+		return ret;
 	}
+	mr_after_fork_in_child();
+	if (!noclose)
+		for (int fd = 0; fd <= 2; fd++)
+			mr_forget_fd(fd);
 	return ret;
 }
 
@@ -593,9 +599,11 @@ EXPORT pid_t forkpty(int *amaster, char *name, const struct termios *termp,
 		mr_after_fork_in_child();
 		for (int fd = 0; fd <= 2; fd++)
 			mr_forget_fd(fd);
-	} else if (pid > 0) {
-		mr_forget_fd(*amaster);
+		return pid;
 	}
+	mr_after_child_in_parent();
+	if (pid > 0)
+		mr_forget_fd(*amaster);
 	return pid;
 }
 

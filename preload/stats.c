@@ -377,6 +377,10 @@ static void expand_template(char *out, size_t cap, const char *program,
 	}
 }
 
+/* The report file this image created last, and the one an exec wrote. */
+static char last_created[MR_PATH_MAX + 800];
+static char exec_report_path[sizeof(last_created)];
+
 /*
  * Create the report file: never through a symlink, never over an existing
  * file (the same pid after an exec, a template without %p in a process
@@ -402,8 +406,10 @@ static int create_report_file(const char *program, long pid)
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}
-	if (fd >= 0)
+	if (fd >= 0) {
+		snprintf(last_created, sizeof(last_created), "%s", tried);
 		return (int)fd;
+	}
 	len = snprintf(line, sizeof(line),
 		       "mmapread: MMAPREAD_STATS_FILE: cannot create '%s': "
 		       "%s; no report written\n",
@@ -771,8 +777,12 @@ void mr_stats_report(enum mr_ended_by how)
 			break;
 		done += (size_t)n;
 	}
-	if (file_template[0])
+	if (file_template[0]) {
 		syscall(SYS_close, fd);
+		if (how == MR_ENDED_EXEC)
+			memcpy(exec_report_path, last_created,
+			       sizeof(exec_report_path));
+	}
 out:
 	errno = saved_errno;
 }
@@ -782,11 +792,8 @@ void mr_stats_report_at_exit(void)
 	mr_stats_report(MR_ENDED_EXIT);
 }
 
-static void forget_live(struct mr_desc *desc, void *arg)
+static void forget_counters(struct mr_file_counters *c)
 {
-	struct mr_file_counters *c = &desc->counters;
-
-	(void)arg;
 	for (int k = 0; k < MR_SERVED_KINDS; k++)
 		take(&c->served[k]);
 	take(&c->bytes);
@@ -794,11 +801,21 @@ static void forget_live(struct mr_desc *desc, void *arg)
 		take(&c->sizes[b]);
 }
 
-void mr_stats_restart_in_child(void)
+static void forget_live(struct mr_desc *desc, void *arg)
 {
-	/* This process has one thread now: nobody else touches these. */
-	memset(files, 0, sizeof(files));
-	memset(&other_files, 0, sizeof(other_files));
+	(void)arg;
+	forget_counters(&desc->counters);
+}
+
+/* Counting starts again at zero (the files keep their slots). */
+static void restart_counts(void)
+{
+	for (unsigned int i = 0; i <= FILES_MAX; i++) {
+		struct file_entry *e = i < FILES_MAX ? &files[i] : &other_files;
+
+		take(&e->opens);
+		forget_counters(&e->c);
+	}
 	mr_desc_for_each_live(forget_live, NULL);
 	mr_stats_note_start();
 	for (int i = 0; i < MR_C_COUNT; i++)
@@ -806,6 +823,33 @@ void mr_stats_restart_in_child(void)
 	for (int i = 0; i < MMAPREAD_FB_COUNT; i++)
 		atomic_store_explicit(&mr_fallback_counters[i], 0,
 				      memory_order_relaxed);
+}
+
+void mr_stats_restart_in_child(void)
+{
+	restart_counts();
 	report_owner = getpid();
+	atomic_store(&reported, false);
+}
+
+/*
+ * An exec that failed: its report (ended by exec) is written, and the
+ * process goes on. What it does from now on is a new report's, which
+ * is written, once, when it ends.
+ */
+void mr_stats_restart_after_failed_exec(void)
+{
+	if (getpid() != report_owner || !atomic_load(&reported))
+		return;
+	/* A report file we just created is taken back (shells and
+	 * execvp-like loops try several paths): the one written at the end
+	 * then covers the whole image. On stderr it stands, and the next
+	 * report counts only what follows. */
+	if (exec_report_path[0]) {
+		syscall(SYS_unlink, exec_report_path);
+		exec_report_path[0] = '\0';
+	} else {
+		restart_counts();
+	}
 	atomic_store(&reported, false);
 }

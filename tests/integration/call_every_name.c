@@ -391,12 +391,24 @@ static void after_dup(const char *name, int fd, int newfd)
 static void test_dups(void)
 {
 	int fd = mapped_fd("dups");
+	int fresh;
 
+	/* Closing a mapped copy hands the description back to the kernel
+	 * (a read racing the close must find the kernel's offset right), so
+	 * each name gets its own mapped description to be reached through. */
 	after_dup("dup", fd, x_dup(fd));
-	after_dup("dup2", fd, x_dup2(fd, 50));
-	after_dup("dup3", fd, x_dup3(fd, 51, O_CLOEXEC));
-	after_dup("fcntl", fd, x_fcntl(fd, F_DUPFD, 60));
-	after_dup("fcntl64", fd, x_fcntl64(fd, F_DUPFD_CLOEXEC, 70));
+	fresh = mapped_fd("dups2");
+	after_dup("dup2", fresh, x_dup2(fresh, 50));
+	x_close(fresh);
+	fresh = mapped_fd("dups3");
+	after_dup("dup3", fresh, x_dup3(fresh, 51, O_CLOEXEC));
+	x_close(fresh);
+	fresh = mapped_fd("dupsf");
+	after_dup("fcntl", fresh, x_fcntl(fresh, F_DUPFD, 60));
+	x_close(fresh);
+	fresh = mapped_fd("dupsf64");
+	after_dup("fcntl64", fresh, x_fcntl64(fresh, F_DUPFD_CLOEXEC, 70));
+	x_close(fresh);
 	show("dup2 onto itself", x_dup2(fd, fd), NULL);
 	show("dup3 onto itself", x_dup3(fd, fd, 0), NULL);
 	show("dup of a closed fd", x_dup(555), NULL);
