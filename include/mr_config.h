@@ -26,6 +26,7 @@ struct mr_config {
 	uint64_t map_after;
 	uint64_t top;
 	uint64_t stats_format;        /* enum mr_report_format */
+	uint64_t trace;               /* mask of enum mr_trace_kind */
 	char stats_file[MR_PATH_MAX]; /* "" unless set */
 	char include[MR_PATH_MAX];    /* ':'-separated fnmatch() patterns */
 	char exclude[MR_PATH_MAX];
@@ -41,6 +42,7 @@ enum mr_option_type {
 	MR_OPT_COUNT,
 	MR_OPT_PATH,
 	MR_OPT_CHOICE,
+	MR_OPT_TRACE,   /* mr_parse_trace(): a uint64_t mask */
 };
 
 struct mr_option {

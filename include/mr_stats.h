@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "mmapread.h"
+#include "mr_trace.h"
 
 enum mr_counter {
 	MR_C_READS_SERVED,
@@ -94,6 +95,8 @@ static inline void mr_count_served(struct mr_file_counters *c,
 	mr_bump(&c->served[kind], 1);
 	if (kind == MR_SERVED_LSEEK)
 		return;
+	if (mr_trace_wants(MR_TRACE_READ))
+		mr_trace_record(MR_TRACE_READ, 0);
 	mr_bump(&c->bytes, bytes);
 	mr_bump(&c->sizes[mr_size_bucket(bytes)], 1);
 }
@@ -120,6 +123,8 @@ static inline void mr_count_fallback(enum mmapread_fallback reason)
 {
 	atomic_fetch_add_explicit(&mr_fallback_counters[reason], 1,
 				  memory_order_relaxed);
+	if (mr_trace_wants(MR_TRACE_FALLBACK))
+		mr_trace_record(MR_TRACE_FALLBACK, (int)reason);
 }
 
 /* A short name for a fallback reason, or NULL when out of range. */

@@ -87,7 +87,7 @@ static inline int mr_parse_trace(const char *text, uint32_t *ret_mask)
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p && *p != ',')
-			return -EINVAL;  /* a blank inside a word */
+			return -EINVAL;  /* a blank between two words */
 		len = (size_t)(end - start);
 		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
 			if (strlen(words[i].word) == len &&

@@ -14,6 +14,7 @@
 #include <sys/auxv.h>
 
 #include "mr_real.h"
+#include "mr_trace.h"
 
 const struct mr_option mr_options[] = {
 	{ "MMAPREAD_DISABLE", MR_OPT_BOOL, offsetof(struct mr_config, disable),
@@ -30,6 +31,9 @@ const struct mr_option mr_options[] = {
 	  "text|json" },
 	{ "MMAPREAD_TOP", MR_OPT_COUNT, offsetof(struct mr_config, top), "10",
 	  "files listed in the report, most syscalls saved first", NULL },
+	{ "MMAPREAD_TRACE", MR_OPT_TRACE, offsetof(struct mr_config, trace),
+	  "", "record call stacks of these events: map, sigbus, read, "
+	  "fallback or all (','-separated; needs libunwind)", NULL },
 	{ "MMAPREAD_VERIFY", MR_OPT_BOOL, offsetof(struct mr_config, verify),
 	  "0", "check every served read against a real pread and report "
 	  "differences", NULL },
@@ -118,6 +122,15 @@ static int store(const struct mr_option *opt, char *field, const char *text)
 		strcpy(field, text);
 		return 0;
 	}
+	if (opt->type == MR_OPT_TRACE) {
+		uint32_t mask = 0;
+
+		err = *text ? mr_parse_trace(text, &mask) : 0;
+		size = mask;
+		if (!err)
+			memcpy(field, &size, sizeof(size));
+		return err;
+	}
 	if (opt->type == MR_OPT_CHOICE) {
 		err = mr_parse_choice(text, opt->choices, &size);
 		if (!err)
@@ -182,6 +195,8 @@ static void warn(int fd, const struct mr_option *opt, const char *value,
 			? "a whole number"
 		: opt->type == MR_OPT_PATH
 			? "a path shorter than 1024 bytes"
+		: opt->type == MR_OPT_TRACE
+			? "','-separated events: map, sigbus, read, fallback, all"
 			: "a size in bytes with an optional K/M/G/T suffix";
 	int len;
 
@@ -289,6 +304,21 @@ static void show_value(const struct mr_option *opt, const char *field,
 	case MR_OPT_PATH:
 		printable(out, cap, field);
 		break;
+	case MR_OPT_TRACE: {
+		static const char *const kinds[] = { "map", "sigbus", "read",
+						     "fallback" };
+		size_t len = 0;
+
+		memcpy(&number, field, sizeof(number));
+		out[0] = '\0';
+		for (unsigned int k = 0; k < 4 && len + 10 < cap; k++) {
+			if (number & (1u << k))
+				len += (size_t)snprintf(out + len, cap - len,
+							"%s%s", len ? "," : "",
+							kinds[k]);
+		}
+		break;
+	}
 	case MR_OPT_CHOICE: {
 		const char *p = opt->choices;
 

@@ -71,12 +71,27 @@ static long kernel_result(long ret)
 	return ret < 0 ? -errno : ret;
 }
 
+/* MMAPREAD_TRACE, once, at load (libunwind sets itself up here). */
+static void start_tracing(void)
+{
+	static const char line[] =
+		"mmapread: MMAPREAD_TRACE is ignored: this build has no "
+		"libunwind, or libunwind.so.8 cannot be loaded\n";
+	static atomic_bool started;
+
+	if (!mr_config()->trace || atomic_exchange(&started, true))
+		return;
+	if (mr_trace_set_mask((uint32_t)mr_config()->trace) == -EOPNOTSUPP)
+		mr_sys_write(2, line, sizeof(line) - 1);
+}
+
 void mr_core_init(void)
 {
 	int saved_errno = errno;
 
 	mr_real_init();
 	mr_config_init();
+	start_tracing();
 	mr_stats_note_stderr();
 	mr_stats_note_start();
 	errno = saved_errno;
@@ -842,6 +857,8 @@ static bool decide(int fd, struct mr_desc *desc, bool positional)
 	}
 	mr_count(MR_C_FILES_MAPPED, 1);
 	mr_count(MR_C_BYTES_MAPPED, (uint64_t)st.st_size);
+	if (mr_trace_wants(MR_TRACE_MAP))
+		mr_trace_record(MR_TRACE_MAP, 0);
 done:
 	atomic_fetch_sub(&decisions_in_flight, 1);
 	atomic_store(&desc->deciding, 0);
@@ -1019,6 +1036,8 @@ static ssize_t recover(int fd, struct mr_desc *desc, ssize_t kernel_ret,
 	uint64_t kernel_end = pos + (kernel_ret > 0 ? (uint64_t)kernel_ret : 0);
 
 	if (shrank(fd, desc)) {
+		if (mr_trace_wants(MR_TRACE_SIGBUS))
+			mr_trace_record(MR_TRACE_SIGBUS, 0);
 		if (at_offset)
 			surrender_at(fd, desc, MMAPREAD_FB_TRUNCATED,
 				     reserved_end, kernel_end);

@@ -39,6 +39,7 @@
 #include "mr_core.h"
 #include "mr_guard.h"
 #include "mr_stats.h"
+#include "mr_trace.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -945,14 +946,42 @@ EXPORT int recvmmsg(int fd, struct mmsghdr *vmessages, unsigned int vlen,
 	return ret;
 }
 
+/*
+ * libunwind, while it records a call stack for MMAPREAD_TRACE, opens a
+ * pipe it keeps (to probe memory) at the lowest free numbers, where a
+ * program that closes and reopens its fds would find it, or write into
+ * it: those fds move out of the way, above 1000, close-on-exec.
+ */
+static void move_tracer_pipe(int fds[2])
+{
+	if (!mr_trace_busy())
+		return;
+	for (int i = 0; i < 2; i++) {
+		int high = (int)syscall(SYS_fcntl, fds[i], F_DUPFD_CLOEXEC, 1000);
+
+		if (high >= 0) {
+			syscall(SYS_close, fds[i]);
+			fds[i] = high;
+		}
+	}
+}
+
 EXPORT int pipe(int fds[2])
 {
-	return NEW_FD_PAIR(REAL_CALL(pipe, -1, fds), fds);
+	int ret = NEW_FD_PAIR(REAL_CALL(pipe, -1, fds), fds);
+
+	if (ret == 0)
+		move_tracer_pipe(fds);
+	return ret;
 }
 
 EXPORT int pipe2(int fds[2], int flags)
 {
-	return NEW_FD_PAIR(REAL_CALL(pipe2, -1, fds, flags), fds);
+	int ret = NEW_FD_PAIR(REAL_CALL(pipe2, -1, fds, flags), fds);
+
+	if (ret == 0)
+		move_tracer_pipe(fds);
+	return ret;
 }
 
 EXPORT int eventfd(unsigned int count, int flags)

@@ -9,6 +9,7 @@
 #include "mr_fdtable.h"
 #include "mr_guard.h"
 #include "mr_stats.h"
+#include "mr_trace.h"
 
 void mr_before_child(void)
 {
@@ -48,6 +49,7 @@ void mr_after_fork_in_child(void)
 {
 	mr_fork_gate_reset_in_child();
 	mr_guard_after_fork_in_child();
+	mr_trace_restart_in_child();
 	mr_stats_restart_in_child();
 }
 

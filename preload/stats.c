@@ -652,6 +652,15 @@ static size_t format_json(char *buf, size_t cap, const struct report_data *r)
 	    r->ntop ? "\n " : "", (unsigned long long)r->rest_files,
 	    (unsigned long long)entry_avoided(&r->rest),
 	    (unsigned long long)r->rest.c.bytes);
+	if (mr_config()->trace) {
+		put(&out, ",\n \"traces\": ");
+		if (out.len < cap)
+			out.len += mr_trace_format_json(
+				buf + out.len, cap - out.len,
+				(unsigned int)mr_config()->top);
+		else
+			put(&out, "[]");
+	}
 	if (mr_config()->verify)
 		put(&out, ",\n \"verify\": {\"checked\": %llu, "
 			  "\"mismatches\": %llu}",
@@ -673,9 +682,11 @@ static const char *human_count(uint64_t n, char *buf, size_t cap)
 	return buf;
 }
 
+static void format_file_table(struct out *out, const struct report_data *r);
+
 static size_t format_text(char *buf, size_t cap, const struct report_data *r)
 {
-	char detail[200], h[MR_SIZE_BUCKETS + 3][16], bytes[32];
+	char detail[200];
 	struct out out = { buf, cap, 0 };
 
 	snprintf(detail, sizeof(detail),
@@ -697,8 +708,19 @@ static size_t format_text(char *buf, size_t cap, const struct report_data *r)
 		    "served reads verified by pread",
 		    (unsigned long long)load(MR_C_VERIFY_CHECKED),
 		    (unsigned long long)load(MR_C_VERIFY_MISMATCHES));
-	if (!r->ntop)
-		return out.len;
+	if (r->ntop)
+		format_file_table(&out, r);
+	if (mr_config()->trace && out.len < cap)
+		out.len += mr_trace_format_text(buf + out.len, cap - out.len,
+						(unsigned int)mr_config()->top);
+	return out.len;
+}
+
+static void format_file_table(struct out *out_, const struct report_data *r)
+{
+	struct out out = *out_;
+	char h[MR_SIZE_BUCKETS + 3][16], bytes[32];
+
 	/* Every line of the file table starts "mmapread: file", so that
 	 * tools tell it from the rows above. */
 	put(&out, "mmapread: files %8s %8s %8s %10s %7s %7s %7s %7s %7s  %s\n",
@@ -725,7 +747,7 @@ static size_t format_text(char *buf, size_t cap, const struct report_data *r)
 		    human_count(entry_avoided(&r->rest), h[5], sizeof(h[5])),
 		    "", "", human_bytes(r->rest.c.bytes, bytes, sizeof(bytes)),
 		    (unsigned long long)r->rest_files);
-	return out.len;
+	*out_ = out;
 }
 
 /* Written once per process image; static, because it may be large. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mr_config.h"
+#include "mr_trace.h"
 
 /* ---- mr_parse_bool ---------------------------------------------------- */
 
@@ -329,6 +330,9 @@ static void test_config_every_bad_value_counted(void **state)
 		case MR_OPT_CHOICE:
 			strcat(bad[i], "none-of-them");
 			break;
+		case MR_OPT_TRACE:
+			strcat(bad[i], "map,,read");
+			break;
 		case MR_OPT_PATH:
 			/* One byte too long. */
 			memset(bad[i] + len, 'x', MR_PATH_MAX);
@@ -482,6 +486,12 @@ static void test_options_table(void **state)
 			err = strlen(opt->default_text) < MR_PATH_MAX ? 0 : -1;
 			assert_true(opt->field + MR_PATH_MAX <=
 				    sizeof(struct mr_config));
+		} else if (opt->type == MR_OPT_TRACE) {
+			uint32_t mask = 0;
+
+			err = *opt->default_text
+				      ? mr_parse_trace(opt->default_text, &mask)
+				      : 0;
 		} else if (opt->type == MR_OPT_CHOICE) {
 			uint64_t index;
 
@@ -537,6 +547,11 @@ static void test_options_defaults_loaded(void **state)
 					 0);
 			memcpy(&got, field, sizeof(got));
 			assert_int_equal(got, want);
+		} else if (opt->type == MR_OPT_TRACE) {
+			uint64_t got;
+
+			memcpy(&got, field, sizeof(got));
+			assert_int_equal(got, 0);
 		} else if (opt->type == MR_OPT_COUNT) {
 			uint64_t want, got;
 
