@@ -21,6 +21,9 @@ struct mr_desc;
 /* The description behind fd with a reference taken, or NULL. */
 struct mr_desc *mr_fdtable_acquire(int fd);
 
+/* Whether fd's slot points at desc right now (no reference taken). */
+bool mr_fdtable_holds(int fd, const struct mr_desc *desc);
+
 /*
  * Point fd at desc (taking a new reference for the slot) and drop whatever
  * the slot held before. Returns false only when memory for the table could

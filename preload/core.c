@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <linux/magic.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <stdio.h>
@@ -266,39 +267,73 @@ int mr_dup(int fd)
 	return newfd;
 }
 
-static void drop_fd(int fd);
+
+static void hand_back_for_close(int fd, struct mr_desc *desc, void *arg);
 
 /*
- * dup2/dup3 close newfd inside the kernel: its entry goes first, as for
- * close(), so that no read is served from its old mapping meanwhile. A
- * refused call (oldfd not open) closes nothing and must leave newfd
- * served: one fcntl tells, only when the table holds newfd.
+ * dup2/dup3 close newfd and give its number to oldfd's description inside
+ * the kernel, at once; the table follows in two steps, ordered so that a
+ * read of newfd in between (another thread, a signal handler) is never
+ * answered by the kernel at an offset mmapread holds:
+ *  - newfd's own description, if mapped, hands its offset back first;
+ *  - if oldfd's description is mapped, it is installed at newfd before the
+ *    kernel's dup2 (a read in between is served from it, as if after the
+ *    call, which it overlaps); otherwise newfd's entry is emptied (the
+ *    kernel's offset is right for both descriptions then).
+ * A refused call (oldfd not open: one fcntl, only when the table holds
+ * newfd or oldfd) changes nothing; one refused in a race puts newfd's
+ * description back.
  */
-static void drop_dup_target(int oldfd, int newfd)
+static struct mr_desc *prepare_dup_target(int oldfd, int newfd)
 {
-	struct mr_desc *desc = mr_fdtable_acquire(newfd);
+	struct mr_desc *target = mr_fdtable_acquire(newfd);
+	struct mr_desc *source = mr_fdtable_acquire(oldfd);
 	int saved_errno = errno;
 	bool refused;
 
-	if (!desc)
-		return;
-	mr_desc_put(desc);
+	if (!target && !source)
+		return NULL;
 	refused = mr_real_fcntl(oldfd, F_GETFD, NULL) < 0;
 	errno = saved_errno;
-	if (!refused)
-		drop_fd(newfd);
+	if (refused) {
+		if (source)
+			mr_desc_put(source);
+		if (target)
+			mr_desc_put(target);
+		return NULL;
+	}
+	if (target)
+		hand_back_for_close(newfd, target, NULL);
+	if (source && atomic_load(&source->state) == MR_MAPPED)
+		mr_fdtable_install(newfd, source);
+	else
+		mr_fdtable_forget(newfd);
+	if (source)
+		mr_desc_put(source);
+	return target;
+}
+
+static void finish_dup_target(int newfd, struct mr_desc *target, int ret)
+{
+	if (!target)
+		return;
+	if (ret < 0)
+		mr_fdtable_install(newfd, target);
+	mr_desc_put(target);
 }
 
 int mr_dup2(int oldfd, int newfd)
 {
-	int ret;
+	struct mr_desc *target = NULL;
+	int ret, err;
 
 	if (oldfd != newfd)
-		drop_dup_target(oldfd, newfd);
+		target = prepare_dup_target(oldfd, newfd);
 	ret = mr_real_dup2(oldfd, newfd);
-
+	err = errno;
+	finish_dup_target(newfd, target, ret);
 	if (ret < 0)
-		return -errno;
+		return -err;
 	if (oldfd != newfd)
 		track_dup(oldfd, newfd);
 	return ret;
@@ -306,14 +341,16 @@ int mr_dup2(int oldfd, int newfd)
 
 int mr_dup3(int oldfd, int newfd, int flags)
 {
-	int ret;
+	struct mr_desc *target = NULL;
+	int ret, err;
 
 	if (oldfd != newfd && !(flags & ~O_CLOEXEC))
-		drop_dup_target(oldfd, newfd);
+		target = prepare_dup_target(oldfd, newfd);
 	ret = mr_real_dup3(oldfd, newfd, flags);
-
+	err = errno;
+	finish_dup_target(newfd, target, ret);
 	if (ret < 0)
-		return -errno;
+		return -err;
 	track_dup(oldfd, newfd);
 	return ret;
 }
@@ -329,17 +366,28 @@ int mr_dup3(int oldfd, int newfd, int flags)
  */
 static bool wait_settled(struct mr_desc *desc)
 {
-	/* A signal handler on the thread that is deciding or handing back
-	 * would wait for itself. */
-	if (settling_here)
-		return false;
-	for (int spin = 0; spin < SETTLE_SPINS; spin++) {
-		if (!atomic_load(&desc->deciding) &&
-		    atomic_load(&desc->state) != MR_HANDING_BACK)
+	for (unsigned int spin = 0;; spin++) {
+		bool deciding = atomic_load(&desc->deciding);
+		int state = atomic_load(&desc->state);
+
+		if (!deciding && state != MR_HANDING_BACK)
 			return true;
-		__builtin_ia32_pause();
+		/*
+		 * A hand-back runs with signals blocked and waits for nothing,
+		 * so it is always another thread's, and it ends: wait for it
+		 * however long that thread is off the CPU (a reader that went
+		 * ahead would read at the stale kernel offset). A decision may
+		 * be this thread's own, interrupted by this signal handler: the
+		 * wait for it is bounded, and the caller gives up instead.
+		 */
+		if (state != MR_HANDING_BACK &&
+		    (settling_here || spin >= SETTLE_SPINS))
+			return false;
+		if (spin >= SETTLE_SPINS)
+			sched_yield();
+		else
+			__builtin_ia32_pause();
 	}
-	return false;
 }
 
 /*
@@ -351,11 +399,34 @@ static bool wait_settled(struct mr_desc *desc)
  * `replacement` for the value `expected`. The mapping stays until the last
  * reference goes, since another thread may be copying from it right now.
  */
+struct blocked_mask {
+	bool blocked;
+	sigset_t old;
+};
+
+static void block_signals(struct blocked_mask *ret)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
+	mr_count(MR_C_SYS_SIGACTION, 1);
+	ret->blocked = mr_real_sigmask(SIG_BLOCK, &all, &ret->old) == 0;
+}
+
+static void unblock_signals(const struct blocked_mask *saved)
+{
+	mr_count(MR_C_SYS_SIGACTION, 1);
+	mr_real_sigmask(SIG_SETMASK, &saved->old, NULL);
+}
+
 static void surrender_at(int fd, struct mr_desc *desc,
 			 enum mmapread_fallback reason, uint64_t expected,
 			 uint64_t replacement)
 {
 	int was = atomic_load(&desc->state);
+	struct blocked_mask saved_mask = { .blocked = false };
 	bool was_settling;
 	uint64_t word;
 	/* O_DIRECT has alignment rules, and a shrunken file a mapping that
@@ -366,18 +437,24 @@ static void surrender_at(int fd, struct mr_desc *desc,
 
 	if (!positional_ok)
 		atomic_store(&desc->positional_ok, false);
+	/* A signal handler of this thread that reads the fd in the middle of
+	 * the write-back could neither wait for it nor find the kernel's
+	 * offset right: the hand-back is made with signals blocked (SIGBUS
+	 * and SIGSEGV, which nothing here raises, stay as they are). */
+	if (was == MR_MAPPED)
+		block_signals(&saved_mask);
 	do {
 		if (was == MR_PASSTHROUGH || was == MR_HANDING_BACK)
-			return;
+			goto out;
 	} while (!atomic_compare_exchange_weak(
 		&desc->state, &was,
 		was == MR_MAPPED ? MR_HANDING_BACK : MR_PASSTHROUGH));
 	if (reason != MR_NOT_A_FALLBACK)
 		mr_count_fallback(reason);
 	if (was != MR_MAPPED)
-		return;
+		goto out;
 	/* Restored, not cleared: a signal handler may have interrupted a
-	 * decision or hand-back of this thread's, which is still under way. */
+	 * decision of this thread's, which is still under way. */
 	was_settling = settling_here;
 	settling_here = true;
 	word = atomic_fetch_or(&desc->offset, MR_OFFSET_FROZEN);
@@ -388,6 +465,9 @@ static void surrender_at(int fd, struct mr_desc *desc,
 	atomic_store_explicit(&desc->state, MR_PASSTHROUGH,
 			      memory_order_release);
 	settling_here = was_settling;
+out:
+	if (saved_mask.blocked)
+		unblock_signals(&saved_mask);
 }
 
 static void surrender(int fd, struct mr_desc *desc,
@@ -1391,6 +1471,14 @@ static ssize_t dispatch(int fd, const struct read_call *call)
 	 * a cancellation point. */
 	if (desc && atomic_load(&desc->state) == MR_HANDING_BACK)
 		wait_settled(desc);
+	/* The kernel finds the fd again by its number: if the number was
+	 * given to another description meanwhile (dup2), start over, or the
+	 * kernel would read that one at an offset mmapread may hold. */
+	if (desc && !mr_fdtable_holds(fd, desc)) {
+		put_desc(&desc);
+		desc = NULL;
+		return dispatch(fd, call);
+	}
 	put_desc(&desc);
 	desc = NULL;
 	return pass_through(fd, call);

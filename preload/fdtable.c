@@ -149,6 +149,16 @@ struct mr_desc *mr_fdtable_acquire(int fd)
 	}
 }
 
+bool mr_fdtable_holds(int fd, const struct mr_desc *desc)
+{
+	struct mr_desc *_Atomic *slot;
+
+	if (in_vfork_child())
+		return false;
+	slot = slot_of(fd, false);
+	return slot && atomic_load_explicit(slot, memory_order_acquire) == desc;
+}
+
 bool mr_fdtable_install(int fd, struct mr_desc *desc)
 {
 	struct mr_desc *_Atomic *slot;
