@@ -102,4 +102,7 @@ uint32_t mr_desc_live_count(void);
 bool mr_desc_budget_take(size_t len, uint32_t count_cap, uint64_t byte_cap);
 void mr_desc_budget_return(size_t len);
 
+/* Bytes of the mappings counted in the budget now. */
+uint64_t mr_desc_budget_bytes(void);
+
 #endif

@@ -32,6 +32,7 @@ enum mr_counter {
 	MR_C_SYS_LSEEK,
 	MR_C_SYS_SIGACTION,
 	MR_C_SYS_READLINK,
+	MR_C_SYS_OTHER,         /* getrlimit, getpid, sched_yield */
 	MR_C_VERIFY_CHECKED,
 	MR_C_VERIFY_MISMATCHES,
 	MR_C_COUNT
@@ -61,7 +62,7 @@ struct mr_file_counters {
 };
 
 /* Where a mapped file's counts go: its identity and a name to show. */
-#define MR_FILE_NAME_MAX 256
+#define MR_FILE_NAME_MAX 4096
 struct mr_file_id {
 	dev_t dev;
 	ino_t ino;

@@ -269,20 +269,20 @@ int mr_dup(int fd)
 
 
 static void hand_back_for_close(int fd, struct mr_desc *desc, void *arg);
+static void surrender(int fd, struct mr_desc *desc,
+		      enum mmapread_fallback reason);
 
 /*
  * dup2/dup3 close newfd and give its number to oldfd's description inside
- * the kernel, at once; the table follows in two steps, ordered so that a
- * read of newfd in between (another thread, a signal handler) is never
- * answered by the kernel at an offset mmapread holds:
- *  - newfd's own description, if mapped, hands its offset back first;
- *  - if oldfd's description is mapped, it is installed at newfd before the
- *    kernel's dup2 (a read in between is served from it, as if after the
- *    call, which it overlaps); otherwise newfd's entry is emptied (the
- *    kernel's offset is right for both descriptions then).
- * A refused call (oldfd not open: one fcntl, only when the table holds
- * newfd or oldfd) changes nothing; one refused in a race puts newfd's
- * description back.
+ * the kernel, at once. A read of newfd that overlaps the call, in another
+ * thread or a signal handler, may reach the kernel on either side of it,
+ * whatever the table says when it looks: so both descriptions hand their
+ * offsets back first if mapped (the kernel's offset is then right for
+ * both), and newfd's entry goes before the kernel's dup2. Mapping a file
+ * and then dup2'ing it onto another fd thus costs its reads' service (its
+ * preads stay served). A refused call (oldfd not open: one fcntl, only
+ * when the table holds newfd or oldfd) changes nothing; one refused in a
+ * race puts newfd's description back.
  */
 static struct mr_desc *prepare_dup_target(int oldfd, int newfd)
 {
@@ -295,21 +295,19 @@ static struct mr_desc *prepare_dup_target(int oldfd, int newfd)
 		return NULL;
 	refused = mr_real_fcntl(oldfd, F_GETFD, NULL) < 0;
 	errno = saved_errno;
-	if (refused) {
-		if (source)
-			mr_desc_put(source);
+	if (!refused) {
+		if (source && atomic_load(&source->state) == MR_MAPPED)
+			surrender(oldfd, source, MMAPREAD_FB_KERNEL_USE);
 		if (target)
-			mr_desc_put(target);
-		return NULL;
-	}
-	if (target)
-		hand_back_for_close(newfd, target, NULL);
-	if (source && atomic_load(&source->state) == MR_MAPPED)
-		mr_fdtable_install(newfd, source);
-	else
+			hand_back_for_close(newfd, target, NULL);
 		mr_fdtable_forget(newfd);
+	}
 	if (source)
 		mr_desc_put(source);
+	if (refused && target) {
+		mr_desc_put(target);
+		return NULL;
+	}
 	return target;
 }
 
@@ -383,8 +381,10 @@ static bool wait_settled(struct mr_desc *desc)
 		if (state != MR_HANDING_BACK &&
 		    (settling_here || spin >= SETTLE_SPINS))
 			return false;
-		if (spin >= SETTLE_SPINS)
+		if (spin >= SETTLE_SPINS) {
+			mr_count(MR_C_SYS_OTHER, 1);
 			sched_yield();
+		}
 		else
 			__builtin_ia32_pause();
 	}
@@ -779,19 +779,45 @@ static bool stdin_in_use(struct mr_desc *desc)
 	return in_use;
 }
 
+/* The process's address space now, from /proc/self/statm (raw calls). */
+static uint64_t address_space_in_use(void)
+{
+	char text[64];
+	long fd, len;
+	uint64_t pages = 0;
+
+	mr_count(MR_C_SYS_OTHER, 3);
+	fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/statm",
+		     O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	len = syscall(SYS_read, fd, text, sizeof(text) - 1);
+	syscall(SYS_close, fd);
+	for (long i = 0; i < len && text[i] >= '0' && text[i] <= '9'; i++)
+		pages = pages * 10 + (uint64_t)(text[i] - '0');
+	return pages * PAGE;
+}
+
 /*
- * The byte budget for mappings: a quarter of RLIMIT_AS as it is now (the
- * program may lower it at any time; one system call next to an mmap).
+ * The byte budget for mappings under RLIMIT_AS (ulimit -v): what we map
+ * already plus a quarter of the room the limit leaves now, so that a
+ * program sized for its own needs keeps three quarters of its headroom
+ * (the program may change the limit at any time: asked at each mapping,
+ * which is rare; nothing to ask without a limit). 0: no cap.
  */
 static uint64_t mapping_byte_cap(void)
 {
 	struct rlimit limit;
+	uint64_t used;
 
-	mr_count(MR_C_SYS_FSTAT, 1);
+	mr_count(MR_C_SYS_OTHER, 1);
 	if (getrlimit(RLIMIT_AS, &limit) != 0 ||
 	    limit.rlim_cur == RLIM_INFINITY)
 		return 0;
-	return limit.rlim_cur / 4;
+	used = address_space_in_use();
+	if (used >= limit.rlim_cur)
+		return 1; /* no room: maps nothing (0 would mean no cap) */
+	return mr_desc_budget_bytes() + (limit.rlim_cur - used) / 4;
 }
 
 /* Count a small request; true once the policy should look at the file. */
@@ -1299,6 +1325,21 @@ static ssize_t iov_snapshot(const struct iovec *iov, int iovcnt,
 	return (ssize_t)total;
 }
 
+/* Whether the kernel can read the iovec array (one probe per page). */
+static bool iov_array_readable(const struct iovec *iov, int iovcnt)
+{
+	size_t len = (size_t)iovcnt * sizeof(*iov);
+	const unsigned char *p = (const unsigned char *)iov;
+	unsigned char probe;
+
+	if (iovcnt <= 0 || !mr_user_range_ok(iov, len))
+		return false;
+	for (size_t at = 0; at < len; at += PAGE - (((uintptr_t)p + at) % PAGE))
+		if (mr_copy_guarded(&probe, p + at, 1) != 0)
+			return false;
+	return mr_copy_guarded(&probe, p + len - 1, 1) == 0;
+}
+
 /* Fill the vectors in order with n bytes from pos. */
 static int copy_out_iov(int fd, const struct mr_desc *desc,
 			const struct iovec *iov, uint64_t pos, size_t n)
@@ -1339,6 +1380,15 @@ static ssize_t serve_readv(int fd, struct mr_desc *desc,
 	ssize_t ret;
 
 	if (total <= 0) {
+		/* A call the kernel will answer with data moves the offset
+		 * by an amount known only afterwards, so no reservation can
+		 * keep a concurrent reader off those bytes: the offset goes
+		 * back first. */
+		if (at_offset && (call->flags || (iovcnt > IOV_SERVED_MAX &&
+						  iovcnt <= IOV_MAX)) &&
+		    iov_array_readable(iov, iovcnt))
+			return to_kernel(fd, desc, MMAPREAD_FB_UNUSUAL_CALL);
+		/* What the kernel refuses (EFAULT, EINVAL) moves nothing. */
 		if (at_offset)
 			return kernel_at_offset(fd, desc, call,
 						MMAPREAD_FB_UNUSUAL_CALL);

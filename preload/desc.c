@@ -77,12 +77,14 @@ static struct mr_desc *pool_grow(void)
 
 	chunk = mmap(NULL, POOL_CHUNK * sizeof(*chunk), PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mr_count(MR_C_SYS_MMAP, 1);
 	if (chunk == MAP_FAILED)
 		return NULL;
 	chunk_no = atomic_load(&pool_chunks_used);
 	do {
 		if (chunk_no >= POOL_MAX_CHUNKS) {
 			munmap(chunk, POOL_CHUNK * sizeof(*chunk));
+			mr_count(MR_C_SYS_MUNMAP, 1);
 			return NULL;
 		}
 	} while (!atomic_compare_exchange_weak(&pool_chunks_used, &chunk_no,
@@ -189,6 +191,11 @@ bool mr_desc_budget_take(size_t len, uint32_t count_cap, uint64_t byte_cap)
 		return true;
 	mr_desc_budget_return(len);
 	return false;
+}
+
+uint64_t mr_desc_budget_bytes(void)
+{
+	return atomic_load(&mapped_bytes);
 }
 
 void mr_desc_budget_return(size_t len)

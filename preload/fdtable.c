@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "mr_desc.h"
+#include "mr_stats.h"
 
 #define LEAF_BITS 10u
 #define MID_BITS 10u
@@ -50,6 +51,7 @@ static void *level_alloc(size_t size)
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
+	mr_count(MR_C_SYS_MMAP, 1);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -69,6 +71,7 @@ static void *level_get_or_add(void *_Atomic *where, size_t size)
 						    memory_order_acquire))
 		return fresh;
 	munmap(fresh, size);
+	mr_count(MR_C_SYS_MUNMAP, 1);
 	return level;
 }
 
@@ -111,6 +114,7 @@ static __thread pid_t vfork_parent;
 
 void mr_fdtable_before_vfork(void)
 {
+	mr_count(MR_C_SYS_OTHER, 1);
 	vfork_parent = (pid_t)syscall(SYS_getpid);
 }
 
@@ -118,6 +122,7 @@ static bool in_vfork_child(void)
 {
 	if (__builtin_expect(!vfork_parent, 1))
 		return false;
+	mr_count(MR_C_SYS_OTHER, 1);
 	if ((pid_t)syscall(SYS_getpid) != vfork_parent)
 		return true;
 	vfork_parent = 0;

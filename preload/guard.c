@@ -383,13 +383,20 @@ static bool blocks_fault_signals(const struct sigaction *act)
 		sigismember(&act->sa_mask, SIGSEGV) == 1);
 }
 
+/*
+ * Not instrumented by TSan: its instrumentation of the loads below may run
+ * pending signal handlers (and its own mask changes) before the mark is
+ * in place.
+ */
+__attribute__((no_sanitize("thread")))
 static void trampoline(int sig, siginfo_t *info, void *uctx)
 {
-	struct sigaction act = trampolined[sig][atomic_load_explicit(
-		&trampolined_current[sig], memory_order_acquire)];
 	unsigned char before = fault_mask;
+	struct sigaction act;
 
 	fault_mask = MASK_BLOCKED;
+	act = trampolined[sig][atomic_load_explicit(&trampolined_current[sig],
+						    memory_order_acquire)];
 	if (act.sa_flags & SA_SIGINFO)
 		act.sa_sigaction(sig, info, uctx);
 	else if (act.sa_handler != SIG_DFL && act.sa_handler != SIG_IGN)
@@ -425,7 +432,10 @@ int mr_guard_other_sigaction(int sig, const struct sigaction *act,
 	if (known)
 		recorded = trampolined[sig][atomic_load_explicit(
 			&trampolined_current[sig], memory_order_acquire)];
-	if (act && known && blocks_fault_signals(act)) {
+	/* SIGBUS and SIGSEGV handlers are the guard's to follow (chain()),
+	 * also before it is armed: it records what the kernel has then. */
+	if (act && known && sig != SIGBUS && sig != SIGSEGV &&
+	    blocks_fault_signals(act)) {
 		installed = *act;
 		installed.sa_sigaction = trampoline;
 		installed.sa_flags |= SA_SIGINFO;

@@ -201,7 +201,8 @@ static uint64_t syscalls_added(void)
 {
 	return load(MR_C_SYS_MMAP) + load(MR_C_SYS_MUNMAP) +
 	       load(MR_C_SYS_FSTAT) + load(MR_C_SYS_LSEEK) +
-	       load(MR_C_SYS_SIGACTION) + load(MR_C_SYS_READLINK);
+	       load(MR_C_SYS_SIGACTION) + load(MR_C_SYS_READLINK) +
+	       load(MR_C_SYS_OTHER);
 }
 
 void mr_stats_snapshot(struct mmapread_stats *s)
@@ -539,18 +540,51 @@ static const char *const ended_names[] = {
 	[MR_ENDED__EXIT] = "_exit",
 };
 
-/* A JSON string: quotes, backslashes, control and non-ASCII bytes escaped
- * byte by byte, so any path comes out as valid UTF-8 JSON. */
+/* Length of the valid UTF-8 sequence at p (2 to 4 bytes), or 0. */
+static int utf8_sequence(const unsigned char *p)
+{
+	int len = p[0] >= 0xf0 && p[0] <= 0xf4   ? 4
+		  : p[0] >= 0xe0 ? 3
+		  : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+						  : 0;
+	uint32_t cp;
+
+	for (int i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if (len == 3) {
+		cp = (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 | (p[2] & 0x3fu);
+		if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+	} else if (len == 4) {
+		cp = (p[0] & 0x07u) << 18 | (p[1] & 0x3fu) << 12 |
+		     (p[2] & 0x3fu) << 6 | (p[3] & 0x3fu);
+		if (cp < 0x10000 || cp > 0x10ffff)
+			return 0;
+	}
+	return len;
+}
+
+/*
+ * A JSON string: valid UTF-8 as it is; quotes, backslashes, control bytes
+ * and bytes that are not UTF-8 (a file name may be any bytes) as \u00XX.
+ */
 static void put_json_string(struct out *out, const char *text)
 {
 	put(out, "\"");
 	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-		if (*p == '"' || *p == '\\')
+		int len = *p >= 0x80 ? utf8_sequence(p) : 0;
+
+		if (len) {
+			put(out, "%.*s", len, (const char *)p);
+			p += len - 1;
+		} else if (*p == '"' || *p == '\\') {
 			put(out, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
+		} else if (*p < 0x20 || *p >= 0x7f) {
 			put(out, "\\u%04x", *p);
-		else
+		} else {
 			put(out, "%c", *p);
+		}
 	}
 	put(out, "\"");
 }
@@ -571,7 +605,7 @@ struct report_data {
 	long pid, ppid;
 	enum mr_ended_by how;
 	long minor_faults, major_faults;
-	const struct file_entry *top[64];
+	const struct file_entry *top[FILES_MAX];
 	unsigned int ntop;
 	struct file_entry rest;
 	uint64_t rest_files;
@@ -588,34 +622,36 @@ static size_t format_json(char *buf, size_t cap, const struct report_data *r)
 	put(&out, "{\"schema\": \"mmapread-report\", \"version\": 1, "
 		  "\"program\": ");
 	put_json_string(&out, r->program);
-	put(&out, ", \"pid\": %ld, \"ppid\": %ld, \"ended_by\": \"%s\",\n",
+	put(&out, ", \"pid\": %ld, \"ppid\": %ld, \"ended_by\": \"%s\",",
 	    r->pid, r->ppid, ended_names[r->how]);
 	put(&out, " \"served\": {\"read\": %llu, \"pread\": %llu, "
-		  "\"readv\": %llu, \"lseek\": %llu},\n",
+		  "\"readv\": %llu, \"lseek\": %llu},",
 	    (unsigned long long)s->reads_served,
 	    (unsigned long long)s->preads_served,
 	    (unsigned long long)s->readvs_served,
 	    (unsigned long long)s->lseeks_served);
-	put(&out, " \"syscalls_avoided\": %llu,\n",
+	put(&out, " \"syscalls_avoided\": %llu,",
 	    (unsigned long long)s->syscalls_saved);
 	put(&out, " \"syscalls_added\": {\"total\": %llu, \"mmap\": %llu, "
 		  "\"munmap\": %llu, \"fstat\": %llu, \"lseek\": %llu, "
-		  "\"signal\": %llu, \"readlink\": %llu, \"madvise\": 0},\n",
+		  "\"signal\": %llu, \"readlink\": %llu, \"madvise\": 0, "
+		  "\"other\": %llu},",
 	    (unsigned long long)s->syscalls_added,
 	    (unsigned long long)load(MR_C_SYS_MMAP),
 	    (unsigned long long)load(MR_C_SYS_MUNMAP),
 	    (unsigned long long)load(MR_C_SYS_FSTAT),
 	    (unsigned long long)load(MR_C_SYS_LSEEK),
 	    (unsigned long long)load(MR_C_SYS_SIGACTION),
-	    (unsigned long long)load(MR_C_SYS_READLINK));
-	put(&out, " \"syscalls_saved\": %lld,\n",
+	    (unsigned long long)load(MR_C_SYS_READLINK),
+	    (unsigned long long)load(MR_C_SYS_OTHER));
+	put(&out, " \"syscalls_saved\": %lld,",
 	    (long long)(s->syscalls_saved - s->syscalls_added));
 	put(&out, " \"bytes_served\": %llu, \"files_mapped\": %llu, "
-		  "\"bytes_mapped\": %llu,\n",
+		  "\"bytes_mapped\": %llu,",
 	    (unsigned long long)s->bytes_served,
 	    (unsigned long long)s->files_mapped,
 	    (unsigned long long)s->bytes_mapped);
-	put(&out, " \"page_faults\": {\"minor\": %ld, \"major\": %ld},\n",
+	put(&out, " \"page_faults\": {\"minor\": %ld, \"major\": %ld},",
 	    r->minor_faults, r->major_faults);
 	put(&out, " \"fallbacks\": {");
 	for (int i = 0; i < MMAPREAD_FB_COUNT; i++) {
@@ -653,7 +689,7 @@ static size_t format_json(char *buf, size_t cap, const struct report_data *r)
 	    (unsigned long long)entry_avoided(&r->rest),
 	    (unsigned long long)r->rest.c.bytes);
 	if (mr_config()->trace) {
-		put(&out, ",\n \"traces\": ");
+		put(&out, ", \"traces\": ");
 		if (out.len < cap)
 			out.len += mr_trace_format_json(
 				buf + out.len, cap - out.len,
@@ -662,11 +698,15 @@ static size_t format_json(char *buf, size_t cap, const struct report_data *r)
 			put(&out, "[]");
 	}
 	if (mr_config()->verify)
-		put(&out, ",\n \"verify\": {\"checked\": %llu, "
+		put(&out, ", \"verify\": {\"checked\": %llu, "
 			  "\"mismatches\": %llu}",
 		    (unsigned long long)load(MR_C_VERIFY_CHECKED),
 		    (unsigned long long)load(MR_C_VERIFY_MISMATCHES));
 	put(&out, "}\n");
+	/* One line: strings never hold a raw newline (escaped above). */
+	for (size_t i = 0; i + 1 < out.len && i + 1 < cap; i++)
+		if (buf[i] == '\n')
+			buf[i] = ' ';
 	return out.len;
 }
 
@@ -691,13 +731,14 @@ static size_t format_text(char *buf, size_t cap, const struct report_data *r)
 
 	snprintf(detail, sizeof(detail),
 		 "(mmap %llu, munmap %llu, fstat/fstatfs %llu, lseek %llu, "
-		 "signals %llu, readlink %llu)",
+		 "signals %llu, readlink %llu, other %llu)",
 		 (unsigned long long)load(MR_C_SYS_MMAP),
 		 (unsigned long long)load(MR_C_SYS_MUNMAP),
 		 (unsigned long long)load(MR_C_SYS_FSTAT),
 		 (unsigned long long)load(MR_C_SYS_LSEEK),
 		 (unsigned long long)load(MR_C_SYS_SIGACTION),
-		 (unsigned long long)load(MR_C_SYS_READLINK));
+		 (unsigned long long)load(MR_C_SYS_READLINK),
+		 (unsigned long long)load(MR_C_SYS_OTHER));
 	out.len = mr_stats_format(buf, cap, &r->s, r->program, r->pid, detail);
 	put(&out, "mmapread:   %-34s %12ld\n", "minor page faults",
 	    r->minor_faults);
@@ -783,9 +824,9 @@ void mr_stats_report(enum mr_ended_by how)
 	report.minor_faults = minor - faults_at_start.minor;
 	report.major_faults = major - faults_at_start.major;
 	report.ntop = top_files(report.top,
-				mr_config()->top < 64 ? (unsigned int)
-							mr_config()->top
-						      : 64,
+				mr_config()->top < FILES_MAX
+					? (unsigned int)mr_config()->top
+					: FILES_MAX,
 				&report.rest, &report.rest_files);
 	len = mr_config()->stats_format == MR_FORMAT_JSON
 		      ? format_json(report_text, sizeof(report_text), &report)

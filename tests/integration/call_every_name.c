@@ -393,15 +393,20 @@ static void test_dups(void)
 	int fd = mapped_fd("dups");
 	int fresh;
 
-	/* Closing a mapped copy hands the description back to the kernel
-	 * (a read racing the close must find the kernel's offset right), so
-	 * each name gets its own mapped description to be reached through. */
+	/* Closing a mapped copy, or dup2'ing a mapped description, hands it
+	 * back to the kernel (a read racing the call must find the kernel's
+	 * offset right), so each name gets its own description, and those
+	 * given by dup2/dup3 are mapped through their new number. */
 	after_dup("dup", fd, x_dup(fd));
-	fresh = mapped_fd("dups2");
-	after_dup("dup2", fresh, x_dup2(fresh, 50));
+	fresh = x_open(path_a, O_RDONLY);
+	show("dup2 of a fresh open", x_dup2(fresh, 50), NULL);
+	warm("dup2", 50);
+	after_dup("dup2", fresh, 50);
 	x_close(fresh);
-	fresh = mapped_fd("dups3");
-	after_dup("dup3", fresh, x_dup3(fresh, 51, O_CLOEXEC));
+	fresh = x_open(path_a, O_RDONLY);
+	show("dup3 of a fresh open", x_dup3(fresh, 51, O_CLOEXEC), NULL);
+	warm("dup3", 51);
+	after_dup("dup3", fresh, 51);
 	x_close(fresh);
 	fresh = mapped_fd("dupsf");
 	after_dup("fcntl", fresh, x_fcntl(fresh, F_DUPFD, 60));
