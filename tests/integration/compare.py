@@ -17,7 +17,10 @@ MMAPREAD_* and LD_PRELOAD are removed from the inherited environment, so
 both runs see only what a test sets.
 
 Environment:
-    MMAPREAD_LIB                the library to preload (required)
+    MMAPREAD_LIB                the library to preload (required); a
+                                sanitized build puts its runtime (and a
+                                shim) first, as in LD_PRELOAD: ...:LIBRARY
+                                (tests/meson.build)
     MMAPREAD_INTEG_PRELOAD_ENV  extra VAR=VALUE words for every preloaded run
                                 (debugging; e.g. MMAPREAD_DISABLE=1 shows
                                 the "served" checks failing)
@@ -182,12 +185,15 @@ def show_argv(argv):
 class Harness:
     def __init__(self, name):
         self.name = name
-        self.lib = os.environ.get("MMAPREAD_LIB", "")
-        if not self.lib:
+        self.preload = os.environ.get("MMAPREAD_LIB", "")
+        if not self.preload:
             raise SystemExit("MMAPREAD_LIB is not set")
-        if not os.path.exists(self.lib):
+        paths = self.preload.split(":")
+        self.lib = paths[-1]
+        if not all(os.path.exists(path) for path in paths):
             # A wrong path must fail loudly, never look like a pass.
-            raise SystemExit(f"MMAPREAD_LIB={self.lib} does not exist")
+            raise SystemExit(f"MMAPREAD_LIB={self.preload} does not exist")
+        self.preload = ":".join(os.path.abspath(path) for path in paths)
         self.lib = os.path.abspath(self.lib)
         self.tmp = tempfile.mkdtemp(prefix=f"mmapread-integ-{name}-")
         self.files = {}
@@ -239,7 +245,7 @@ class Harness:
     def env(self, preload, extra=None, stats=True):
         env = dict(self.base_env)
         if preload:
-            env["LD_PRELOAD"] = self.lib
+            env["LD_PRELOAD"] = self.preload
             if stats:
                 env["MMAPREAD_STATS"] = "1"
             env.update(self.preload_extra)
@@ -860,7 +866,7 @@ def run_strace(h, argv, preload, out_name):
     table = os.path.join(h.tmp, out_name)
     cmd = [STRACE, "-f", "-c", "-o", table]
     if preload:
-        cmd += ["-E", f"LD_PRELOAD={h.lib}", "-E", "MMAPREAD_STATS=1"]
+        cmd += ["-E", f"LD_PRELOAD={h.preload}", "-E", "MMAPREAD_STATS=1"]
         for k, v in h.preload_extra.items():
             cmd += ["-E", f"{k}={v}"]
     res = h.run(cmd + argv, False)
@@ -1164,6 +1170,15 @@ def test_bad_env(h):
             f"exit {pre.rc}, warnings {lines}, served {pre.served()}")
 
 
+def in_tools_shells(name):
+    """A test kept in tools_shells.py, which imports this module."""
+    def run(h, *args):
+        sys.modules.setdefault("compare", sys.modules[__name__])
+        import tools_shells
+        return getattr(tools_shells, name)(h, *args)
+    return run
+
+
 TESTS = {
     "cat": test_cat,
     "dd": test_dd,
@@ -1182,6 +1197,13 @@ TESTS = {
     "call-every-name": test_call_every_name,
     "disable": test_disable,
     "bad-env": test_bad_env,
+    "tools-coreutils": in_tools_shells("test_tools_coreutils"),
+    "tools-sed-awk-grep": in_tools_shells("test_tools_text"),
+    "tools-gzip-tar-cp-dd": in_tools_shells("test_tools_archive"),
+    "share-sh": in_tools_shells("test_share_sh"),
+    "share-make-xargs": in_tools_shells("test_share_make_xargs"),
+    "share-c": in_tools_shells("test_share_c"),
+    "share-c-vfork-dup2": in_tools_shells("test_share_c_vfork_dup2"),
 }
 
 
@@ -1194,7 +1216,7 @@ def main(argv):
     h = Harness(name)
     start = time.monotonic()
     try:
-        print(f"{name}: native vs LD_PRELOAD={h.lib}")
+        print(f"{name}: native vs LD_PRELOAD={h.preload}")
         TESTS[name](h, *argv[2:])
         status = h.finish()
     except Skip as e:
