@@ -14,7 +14,9 @@
  */
 #include "mr_core.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/magic.h>
@@ -1160,6 +1162,50 @@ static ssize_t recover(int fd, struct mr_desc *desc, ssize_t kernel_ret,
 }
 
 /*
+ * The call stack of a verify mismatch, one line per frame under the
+ * mismatch's: rare, so glibc's backtrace() (libgcc's unwinder) and dladdr
+ * do, whether or not MMAPREAD_TRACE is on. mmapread's own frames are left
+ * out, so the first line is the program's call.
+ */
+static void tell_call_trace(void)
+{
+	void *ips[24];
+	int n = backtrace(ips, 24);
+	Dl_info self, info;
+	char line[512];
+	int len;
+
+	if (!dladdr((void *)tell_call_trace, &self))
+		self.dli_fbase = NULL;
+	for (int i = 0; i < n; i++) {
+		if (!dladdr(ips[i], &info))
+			info.dli_fname = NULL, info.dli_fbase = NULL;
+		if (info.dli_fbase && info.dli_fbase == self.dli_fbase)
+			continue;
+		if (info.dli_sname)
+			len = snprintf(line, sizeof(line),
+				       "mmapread:   at %s+0x%lx (%s)\n",
+				       info.dli_sname,
+				       (unsigned long)((uintptr_t)ips[i] -
+						       (uintptr_t)info.dli_saddr),
+				       info.dli_fname);
+		else if (info.dli_fname)
+			len = snprintf(line, sizeof(line),
+				       "mmapread:   at %s+0x%lx\n",
+				       info.dli_fname,
+				       (unsigned long)((uintptr_t)ips[i] -
+						       (uintptr_t)info.dli_fbase));
+		else
+			len = snprintf(line, sizeof(line), "mmapread:   at %p\n",
+				       ips[i]);
+		if (len > 0)
+			mr_sys_write(2, line, (size_t)len < sizeof(line)
+						      ? (size_t)len
+						      : sizeof(line) - 1);
+	}
+}
+
+/*
  * MMAPREAD_VERIFY, for users who doubt the mapping: read the bytes just
  * served again with a real pread and compare. A difference (or a program
  * thread changing its buffer meanwhile) is counted and told in one line.
@@ -1193,6 +1239,7 @@ static void verify_served(int fd, uint64_t pos, const unsigned char *buf,
 			       (unsigned long long)(pos + done + at));
 		if (len > 0)
 			mr_sys_write(2, line, (size_t)len);
+		tell_call_trace();
 		return;
 	}
 }
@@ -1215,6 +1262,12 @@ static int copy_out(int fd, const struct mr_desc *desc, void *buf,
 {
 	if (mr_copy_guarded(buf, desc->map + pos, n) != 0)
 		return -1;
+#ifdef MR_TEST_SEED_WRONG_BYTE
+	/* A seeded bug, only in tests/report's copy of the library: the byte
+	 * at file offset 4096 is served wrong, for MMAPREAD_VERIFY to find. */
+	if (pos <= 4096 && 4096 < pos + n)
+		((unsigned char *)buf)[4096 - pos] ^= 0x5a;
+#endif
 	return tail_is_file(fd, desc, pos + n,
 			    ((const unsigned char *)buf)[n - 1])
 		       ? 0
