@@ -4,7 +4,6 @@
 #include "mr_stats.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 
 #include "mr_config.h"
 #include "mr_desc.h"
+#include "mr_out.h"
 #include "mr_real.h"
 
 _Atomic uint64_t mr_counters[MR_C_COUNT];
@@ -224,27 +224,6 @@ void mr_stats_snapshot(struct mmapread_stats *s)
 						       memory_order_relaxed);
 }
 
-/* Appends to a fixed buffer and remembers how much it would have needed. */
-struct out {
-	char *buf;
-	size_t cap;
-	size_t len;
-};
-
-__attribute__((format(printf, 2, 3)))
-static void put(struct out *out, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out->len < out->cap ? out->buf + out->len : NULL,
-		      out->len < out->cap ? out->cap - out->len : 0, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		out->len += (size_t)n;
-}
-
 static const char *human_bytes(uint64_t bytes, char *buf, size_t cap)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -267,40 +246,40 @@ static const char *human_bytes(uint64_t bytes, char *buf, size_t cap)
 size_t mr_stats_format(char *buf, size_t cap, const struct mmapread_stats *s,
 		       const char *program, long pid, const char *added_detail)
 {
-	struct out out = { buf, cap, 0 };
+	struct mr_out out = { buf, cap, 0 };
 	char h1[32], h2[32];
 	uint64_t added = s->syscalls_added;
 	uint64_t fallbacks = 0;
 
 	if (cap)
 		buf[0] = '\0';
-	put(&out, "mmapread: report for %s (pid %ld)\n", program, pid);
-	put(&out, ROW, "read() served from mappings",
+	mr_put(&out, "mmapread: report for %s (pid %ld)\n", program, pid);
+	mr_put(&out, ROW, "read() served from mappings",
 	    (unsigned long long)s->reads_served);
-	put(&out, ROW, "pread() served from mappings",
+	mr_put(&out, ROW, "pread() served from mappings",
 	    (unsigned long long)s->preads_served);
-	put(&out, ROW, "readv()/preadv() served",
+	mr_put(&out, ROW, "readv()/preadv() served",
 	    (unsigned long long)s->readvs_served);
-	put(&out, ROW, "lseek() answered in user space",
+	mr_put(&out, ROW, "lseek() answered in user space",
 	    (unsigned long long)s->lseeks_served);
-	put(&out, ROW, "syscalls saved", (unsigned long long)s->syscalls_saved);
-	put(&out, ROW, "syscalls added (mmap, fstat, ...)",
+	mr_put(&out, ROW, "syscalls saved", (unsigned long long)s->syscalls_saved);
+	mr_put(&out, ROW, "syscalls added (mmap, fstat, ...)",
 	    (unsigned long long)added);
-	put(&out, "mmapread:     %s\n", added_detail);
-	put(&out, "mmapread:   %-34s %12lld\n", "net syscalls saved",
+	mr_put(&out, "mmapread:     %s\n", added_detail);
+	mr_put(&out, "mmapread:   %-34s %12lld\n", "net syscalls saved",
 	    (long long)(s->syscalls_saved - added));
-	put(&out, "mmapread:   %-34s %12s\n", "bytes served",
+	mr_put(&out, "mmapread:   %-34s %12s\n", "bytes served",
 	    human_bytes(s->bytes_served, h1, sizeof(h1)));
-	put(&out, "mmapread:   %-34s %12llu  (%s)\n", "files mapped",
+	mr_put(&out, "mmapread:   %-34s %12llu  (%s)\n", "files mapped",
 	    (unsigned long long)s->files_mapped,
 	    human_bytes(s->bytes_mapped, h2, sizeof(h2)));
 	for (int i = 0; i < MMAPREAD_FB_COUNT; i++)
 		fallbacks += s->fallbacks[i];
-	put(&out, ROW, "fallbacks to the kernel",
+	mr_put(&out, ROW, "fallbacks to the kernel",
 	    (unsigned long long)fallbacks);
 	for (int i = 0; i < MMAPREAD_FB_COUNT; i++) {
 		if (s->fallbacks[i])
-			put(&out, "mmapread:     %-32s %12llu\n",
+			mr_put(&out, "mmapread:     %-32s %12llu\n",
 			    fallback_names[i],
 			    (unsigned long long)s->fallbacks[i]);
 	}
@@ -359,21 +338,21 @@ void mr_stats_note_stderr(void)
 static void expand_template(char *out, size_t cap, const char *program,
 			    long pid)
 {
-	struct out o = { out, cap, 0 };
+	struct mr_out o = { out, cap, 0 };
 
 	out[0] = '\0';
 	for (const char *p = file_template; *p; p++) {
 		if (p[0] == '%' && p[1] == 'p') {
-			put(&o, "%ld", pid);
+			mr_put(&o, "%ld", pid);
 			p++;
 		} else if (p[0] == '%' && p[1] == 'e') {
-			put(&o, "%s", program);
+			mr_put(&o, "%s", program);
 			p++;
 		} else if (p[0] == '%' && p[1] == '%') {
-			put(&o, "%%");
+			mr_put(&o, "%%");
 			p++;
 		} else {
-			put(&o, "%c", *p);
+			mr_put(&o, "%c", *p);
 		}
 	}
 }
@@ -540,58 +519,9 @@ static const char *const ended_names[] = {
 	[MR_ENDED__EXIT] = "_exit",
 };
 
-/* Length of the valid UTF-8 sequence at p (2 to 4 bytes), or 0. */
-static int utf8_sequence(const unsigned char *p)
+static void put_json_served(struct mr_out *out, const struct mr_file_counters *c)
 {
-	int len = p[0] >= 0xf0 && p[0] <= 0xf4   ? 4
-		  : p[0] >= 0xe0 ? 3
-		  : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
-						  : 0;
-	uint32_t cp;
-
-	for (int i = 1; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if (len == 3) {
-		cp = (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 | (p[2] & 0x3fu);
-		if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-	} else if (len == 4) {
-		cp = (p[0] & 0x07u) << 18 | (p[1] & 0x3fu) << 12 |
-		     (p[2] & 0x3fu) << 6 | (p[3] & 0x3fu);
-		if (cp < 0x10000 || cp > 0x10ffff)
-			return 0;
-	}
-	return len;
-}
-
-/*
- * A JSON string: valid UTF-8 as it is; quotes, backslashes, control bytes
- * and bytes that are not UTF-8 (a file name may be any bytes) as \u00XX.
- */
-static void put_json_string(struct out *out, const char *text)
-{
-	put(out, "\"");
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-		int len = *p >= 0x80 ? utf8_sequence(p) : 0;
-
-		if (len) {
-			put(out, "%.*s", len, (const char *)p);
-			p += len - 1;
-		} else if (*p == '"' || *p == '\\') {
-			put(out, "\\%c", *p);
-		} else if (*p < 0x20 || *p >= 0x7f) {
-			put(out, "\\u%04x", *p);
-		} else {
-			put(out, "%c", *p);
-		}
-	}
-	put(out, "\"");
-}
-
-static void put_json_served(struct out *out, const struct mr_file_counters *c)
-{
-	put(out, "{\"read\": %llu, \"pread\": %llu, \"readv\": %llu, "
+	mr_put(out, "{\"read\": %llu, \"pread\": %llu, \"readv\": %llu, "
 		 "\"lseek\": %llu}",
 	    (unsigned long long)c->served[MR_SERVED_READ],
 	    (unsigned long long)c->served[MR_SERVED_PREAD],
@@ -613,26 +543,26 @@ struct report_data {
 
 static size_t format_json(char *buf, size_t cap, const struct report_data *r)
 {
-	struct out out = { buf, cap, 0 };
+	struct mr_out out = { buf, cap, 0 };
 	const struct mmapread_stats *s = &r->s;
 	bool first = true;
 
 	if (cap)
 		buf[0] = '\0';
-	put(&out, "{\"schema\": \"mmapread-report\", \"version\": 1, "
+	mr_put(&out, "{\"schema\": \"mmapread-report\", \"version\": 1, "
 		  "\"program\": ");
-	put_json_string(&out, r->program);
-	put(&out, ", \"pid\": %ld, \"ppid\": %ld, \"ended_by\": \"%s\",",
+	mr_put_json_string(&out, r->program);
+	mr_put(&out, ", \"pid\": %ld, \"ppid\": %ld, \"ended_by\": \"%s\",",
 	    r->pid, r->ppid, ended_names[r->how]);
-	put(&out, " \"served\": {\"read\": %llu, \"pread\": %llu, "
+	mr_put(&out, " \"served\": {\"read\": %llu, \"pread\": %llu, "
 		  "\"readv\": %llu, \"lseek\": %llu},",
 	    (unsigned long long)s->reads_served,
 	    (unsigned long long)s->preads_served,
 	    (unsigned long long)s->readvs_served,
 	    (unsigned long long)s->lseeks_served);
-	put(&out, " \"syscalls_avoided\": %llu,",
+	mr_put(&out, " \"syscalls_avoided\": %llu,",
 	    (unsigned long long)s->syscalls_saved);
-	put(&out, " \"syscalls_added\": {\"total\": %llu, \"mmap\": %llu, "
+	mr_put(&out, " \"syscalls_added\": {\"total\": %llu, \"mmap\": %llu, "
 		  "\"munmap\": %llu, \"fstat\": %llu, \"lseek\": %llu, "
 		  "\"signal\": %llu, \"readlink\": %llu, \"madvise\": 0, "
 		  "\"other\": %llu},",
@@ -644,24 +574,24 @@ static size_t format_json(char *buf, size_t cap, const struct report_data *r)
 	    (unsigned long long)load(MR_C_SYS_SIGACTION),
 	    (unsigned long long)load(MR_C_SYS_READLINK),
 	    (unsigned long long)load(MR_C_SYS_OTHER));
-	put(&out, " \"syscalls_saved\": %lld,",
+	mr_put(&out, " \"syscalls_saved\": %lld,",
 	    (long long)(s->syscalls_saved - s->syscalls_added));
-	put(&out, " \"bytes_served\": %llu, \"files_mapped\": %llu, "
+	mr_put(&out, " \"bytes_served\": %llu, \"files_mapped\": %llu, "
 		  "\"bytes_mapped\": %llu,",
 	    (unsigned long long)s->bytes_served,
 	    (unsigned long long)s->files_mapped,
 	    (unsigned long long)s->bytes_mapped);
-	put(&out, " \"page_faults\": {\"minor\": %ld, \"major\": %ld},",
+	mr_put(&out, " \"page_faults\": {\"minor\": %ld, \"major\": %ld},",
 	    r->minor_faults, r->major_faults);
-	put(&out, " \"fallbacks\": {");
+	mr_put(&out, " \"fallbacks\": {");
 	for (int i = 0; i < MMAPREAD_FB_COUNT; i++) {
 		if (!s->fallbacks[i])
 			continue;
-		put(&out, "%s\"%s\": %llu", first ? "" : ", ", fallback_keys[i],
+		mr_put(&out, "%s\"%s\": %llu", first ? "" : ", ", fallback_keys[i],
 		    (unsigned long long)s->fallbacks[i]);
 		first = false;
 	}
-	put(&out, "},\n \"files\": [");
+	mr_put(&out, "},\n \"files\": [");
 	for (unsigned int i = 0; i < r->ntop; i++) {
 		const struct file_entry *e = r->top[i];
 		struct mr_file_counters c;
@@ -669,40 +599,40 @@ static size_t format_json(char *buf, size_t cap, const struct report_data *r)
 		for (int k = 0; k < MR_SERVED_KINDS; k++)
 			c.served[k] = atomic_load_explicit(
 				&e->c.served[k], memory_order_relaxed);
-		put(&out, "%s\n  {\"path\": ", i ? "," : "");
-		put_json_string(&out, e->id.path);
-		put(&out, ", \"opens\": %llu, \"served\": ",
+		mr_put(&out, "%s\n  {\"path\": ", i ? "," : "");
+		mr_put_json_string(&out, e->id.path);
+		mr_put(&out, ", \"opens\": %llu, \"served\": ",
 		    (unsigned long long)e->opens);
 		put_json_served(&out, &c);
-		put(&out, ", \"syscalls_avoided\": %llu, \"bytes_served\": "
+		mr_put(&out, ", \"syscalls_avoided\": %llu, \"bytes_served\": "
 			  "%llu, \"sizes\": {",
 		    (unsigned long long)entry_avoided(e),
 		    (unsigned long long)e->c.bytes);
 		for (int b = 0; b < MR_SIZE_BUCKETS; b++)
-			put(&out, "%s\"%s\": %llu", b ? ", " : "",
+			mr_put(&out, "%s\"%s\": %llu", b ? ", " : "",
 			    bucket_keys[b], (unsigned long long)e->c.sizes[b]);
-		put(&out, "}}");
+		mr_put(&out, "}}");
 	}
-	put(&out, "%s],\n \"other_files\": {\"files\": %llu, "
+	mr_put(&out, "%s],\n \"other_files\": {\"files\": %llu, "
 		  "\"syscalls_avoided\": %llu, \"bytes_served\": %llu}",
 	    r->ntop ? "\n " : "", (unsigned long long)r->rest_files,
 	    (unsigned long long)entry_avoided(&r->rest),
 	    (unsigned long long)r->rest.c.bytes);
 	if (mr_config()->trace) {
-		put(&out, ", \"traces\": ");
+		mr_put(&out, ", \"traces\": ");
 		if (out.len < cap)
 			out.len += mr_trace_format_json(
 				buf + out.len, cap - out.len,
 				(unsigned int)mr_config()->top);
 		else
-			put(&out, "[]");
+			mr_put(&out, "[]");
 	}
 	if (mr_config()->verify)
-		put(&out, ", \"verify\": {\"checked\": %llu, "
+		mr_put(&out, ", \"verify\": {\"checked\": %llu, "
 			  "\"mismatches\": %llu}",
 		    (unsigned long long)load(MR_C_VERIFY_CHECKED),
 		    (unsigned long long)load(MR_C_VERIFY_MISMATCHES));
-	put(&out, "}\n");
+	mr_put(&out, "}\n");
 	/* One line: strings never hold a raw newline (escaped above). */
 	for (size_t i = 0; i + 1 < out.len && i + 1 < cap; i++)
 		if (buf[i] == '\n')
@@ -722,12 +652,12 @@ static const char *human_count(uint64_t n, char *buf, size_t cap)
 	return buf;
 }
 
-static void format_file_table(struct out *out, const struct report_data *r);
+static void format_file_table(struct mr_out *out, const struct report_data *r);
 
 static size_t format_text(char *buf, size_t cap, const struct report_data *r)
 {
 	char detail[200];
-	struct out out = { buf, cap, 0 };
+	struct mr_out out = { buf, cap, 0 };
 
 	snprintf(detail, sizeof(detail),
 		 "(mmap %llu, munmap %llu, fstat/fstatfs %llu, lseek %llu, "
@@ -740,12 +670,12 @@ static size_t format_text(char *buf, size_t cap, const struct report_data *r)
 		 (unsigned long long)load(MR_C_SYS_READLINK),
 		 (unsigned long long)load(MR_C_SYS_OTHER));
 	out.len = mr_stats_format(buf, cap, &r->s, r->program, r->pid, detail);
-	put(&out, "mmapread:   %-34s %12ld\n", "minor page faults",
+	mr_put(&out, "mmapread:   %-34s %12ld\n", "minor page faults",
 	    r->minor_faults);
-	put(&out, "mmapread:   %-34s %12ld\n", "major page faults",
+	mr_put(&out, "mmapread:   %-34s %12ld\n", "major page faults",
 	    r->major_faults);
 	if (mr_config()->verify)
-		put(&out, "mmapread:   %-34s %12llu  (%llu differed)\n",
+		mr_put(&out, "mmapread:   %-34s %12llu  (%llu differed)\n",
 		    "served reads verified by pread",
 		    (unsigned long long)load(MR_C_VERIFY_CHECKED),
 		    (unsigned long long)load(MR_C_VERIFY_MISMATCHES));
@@ -757,14 +687,14 @@ static size_t format_text(char *buf, size_t cap, const struct report_data *r)
 	return out.len;
 }
 
-static void format_file_table(struct out *out_, const struct report_data *r)
+static void format_file_table(struct mr_out *out_, const struct report_data *r)
 {
-	struct out out = *out_;
+	struct mr_out out = *out_;
 	char h[MR_SIZE_BUCKETS + 3][16], bytes[32];
 
 	/* Every line of the file table starts "mmapread: file", so that
 	 * tools tell it from the rows above. */
-	put(&out, "mmapread: files %8s %8s %8s %10s %7s %7s %7s %7s %7s  %s\n",
+	mr_put(&out, "mmapread: files %8s %8s %8s %10s %7s %7s %7s %7s %7s  %s\n",
 	    "saved", "reads", "preads", "bytes", "1-63", "64-511", "512-4K",
 	    "4K-64K", "64K+", "path");
 	for (unsigned int i = 0; i < r->ntop; i++) {
@@ -772,7 +702,7 @@ static void format_file_table(struct out *out_, const struct report_data *r)
 
 		for (int b = 0; b < MR_SIZE_BUCKETS; b++)
 			human_count(e->c.sizes[b], h[b], sizeof(h[b]));
-		put(&out,
+		mr_put(&out,
 		    "mmapread: file  %8s %8s %8s %10s %7s %7s %7s %7s %7s  %s\n",
 		    human_count(entry_avoided(e), h[5], sizeof(h[5])),
 		    human_count(e->c.served[MR_SERVED_READ] +
@@ -784,7 +714,7 @@ static void format_file_table(struct out *out_, const struct report_data *r)
 		    h[2], h[3], h[4], e->id.path);
 	}
 	if (r->rest_files || entry_avoided(&r->rest))
-		put(&out, "mmapread: file  %8s %8s %8s %10s  (%llu other files)\n",
+		mr_put(&out, "mmapread: file  %8s %8s %8s %10s  (%llu other files)\n",
 		    human_count(entry_avoided(&r->rest), h[5], sizeof(h[5])),
 		    "", "", human_bytes(r->rest.c.bytes, bytes, sizeof(bytes)),
 		    (unsigned long long)r->rest_files);

@@ -40,7 +40,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <link.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -51,6 +50,7 @@
 #include <libunwind.h>
 
 #include "mmapread.h"
+#include "mr_out.h"
 #include "mr_stats.h"
 
 /* The soname that goes with libunwind.h's ABI. */
@@ -572,26 +572,6 @@ static void resolver_init(struct resolver *r)
 
 /* ---- formatting ------------------------------------------------------- */
 
-struct out {
-	char *buf;
-	size_t cap;
-	size_t len;
-};
-
-__attribute__((format(printf, 2, 3)))
-static void put(struct out *out, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out->len < out->cap ? out->buf + out->len : NULL,
-		      out->len < out->cap ? out->cap - out->len : 0, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		out->len += (size_t)n;
-}
-
 static const char *base_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -600,7 +580,7 @@ static const char *base_name(const char *path)
 }
 
 /* The words of MMAPREAD_TRACE that give this mask. */
-static void put_mask(struct out *out, uint32_t mask)
+static void put_mask(struct mr_out *out, uint32_t mask)
 {
 	static const char *const words[] = {
 		[MR_TRACE_MAP] = "map",
@@ -611,12 +591,12 @@ static void put_mask(struct out *out, uint32_t mask)
 	const char *sep = "";
 
 	if (mask == MR_TRACE_ALL) {
-		put(out, "all");
+		mr_put(out, "all");
 		return;
 	}
 	for (unsigned int k = 0; k < MR_TRACE_KINDS; k++) {
 		if (mask & (1u << k)) {
-			put(out, "%s%s", sep, words[k]);
+			mr_put(out, "%s%s", sep, words[k]);
 			sep = ",";
 		}
 	}
@@ -629,7 +609,7 @@ size_t mr_trace_format_text(char *buf, size_t cap, unsigned int max_entries)
 {
 	uint32_t mask = atomic_load_explicit(&mr_trace_mask,
 					     memory_order_relaxed);
-	struct out out = { buf, cap, 0 };
+	struct mr_out out = { buf, cap, 0 };
 	bool was_in_trace = in_trace;
 	struct entry e[ENTRIES];
 	struct resolver r;
@@ -645,53 +625,53 @@ size_t mr_trace_format_text(char *buf, size_t cap, unsigned int max_entries)
 	resolver_init(&r);
 	n = collect(e);
 	shown = max_entries && max_entries < n ? max_entries : n;
-	put(&out, "mmapread: call sites (MMAPREAD_TRACE=");
+	mr_put(&out, "mmapread: call sites (MMAPREAD_TRACE=");
 	put_mask(&out, mask);
-	put(&out, ")\n");
+	mr_put(&out, ")\n");
 	if (!n)
-		put(&out, "mmapread:   no events recorded\n");
+		mr_put(&out, "mmapread:   no events recorded\n");
 	for (unsigned int i = 0; i < shown; i++) {
 		const struct trace_slot *s = e[i].slot < 0 ? NULL
 							    : &slots[e[i].slot];
 
-		put(&out, "mmapread:   %llu x %s  at ",
+		mr_put(&out, "mmapread:   %llu x %s  at ",
 		    (unsigned long long)e[i].count,
 		    event_name(e[i].event, name, sizeof(name)));
 		if (!s)
-			put(&out, "(other stacks: table full)");
+			mr_put(&out, "(other stacks: table full)");
 		else if (!s->nframes)
-			put(&out, "(no stack)");
+			mr_put(&out, "(no stack)");
 		for (unsigned int k = 0; s && k < s->nframes; k++) {
 			struct frame f;
 
 			if (k == TEXT_FRAMES) {
-				put(&out, " <- ...");
+				mr_put(&out, " <- ...");
 				break;
 			}
 			resolve(&r, s->ips[k], &f);
-			put(&out, "%s", k ? " <- " : "");
+			mr_put(&out, "%s", k ? " <- " : "");
 			if (f.function && f.object)
-				put(&out, "%s+0x%lx (%s)", f.function,
+				mr_put(&out, "%s+0x%lx (%s)", f.function,
 				    (unsigned long)f.offset,
 				    base_name(f.object));
 			else if (f.function)
-				put(&out, "%s+0x%lx", f.function,
+				mr_put(&out, "%s+0x%lx", f.function,
 				    (unsigned long)f.offset);
 			else if (f.object)
-				put(&out, "%s+0x%lx", base_name(f.object),
+				mr_put(&out, "%s+0x%lx", base_name(f.object),
 				    (unsigned long)f.offset);
 			else
-				put(&out, "0x%lx", (unsigned long)f.ip);
+				mr_put(&out, "0x%lx", (unsigned long)f.ip);
 		}
-		put(&out, "\n");
+		mr_put(&out, "\n");
 	}
 	for (unsigned int i = shown; i < n; i++)
 		rest += e[i].count;
 	if (shown < n)
-		put(&out, "mmapread:   %u more stacks, %llu events\n",
+		mr_put(&out, "mmapread:   %u more stacks, %llu events\n",
 		    n - shown, (unsigned long long)rest);
 	if (atomic_load_explicit(&nested, memory_order_relaxed))
-		put(&out, "mmapread:   %llu events not traced (raised inside "
+		mr_put(&out, "mmapread:   %llu events not traced (raised inside "
 			  "the tracer)\n",
 		    (unsigned long long)atomic_load_explicit(
 			    &nested, memory_order_relaxed));
@@ -700,68 +680,11 @@ size_t mr_trace_format_text(char *buf, size_t cap, unsigned int max_entries)
 	return out.len;
 }
 
-/* Length of the valid UTF-8 sequence at p, or 0 (NUL is never valid). */
-static size_t utf8_length(const unsigned char *p)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (p[0] && p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		if (p[0] == 0xe0)
-			lo = 0xa0;  /* overlong */
-		if (p[0] == 0xed)
-			hi = 0x9f;  /* surrogates */
-		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3
-									  : 0;
-	}
-	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		if (p[0] == 0xf0)
-			lo = 0x90;  /* overlong */
-		if (p[0] == 0xf4)
-			hi = 0x8f;  /* above U+10FFFF */
-		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 &&
-				       (p[3] & 0xc0) == 0x80
-			       ? 4
-			       : 0;
-	}
-	return 0;
-}
-
-/*
- * A JSON string as report-format.md has it: valid UTF-8 as it is, and
- * each byte of anything else, or of a control character, as \u00XX.
- */
-static void put_json_string(struct out *out, const char *text)
-{
-	const unsigned char *p = (const unsigned char *)text;
-
-	if (!text) {
-		put(out, "null");
-		return;
-	}
-	put(out, "\"");
-	while (*p) {
-		size_t len = utf8_length(p);
-
-		if (*p == '"' || *p == '\\')
-			put(out, "\\%c", *p);
-		else if (len == 0 || *p < 0x20 || *p == 0x7f)
-			put(out, "\\u%04x", *p);
-		else
-			put(out, "%.*s", (int)len, (const char *)p);
-		p += len ? len : 1;
-	}
-	put(out, "\"");
-}
-
 size_t mr_trace_format_json(char *buf, size_t cap, unsigned int max_entries)
 {
 	uint32_t mask = atomic_load_explicit(&mr_trace_mask,
 					     memory_order_relaxed);
-	struct out out = { buf, cap, 0 };
+	struct mr_out out = { buf, cap, 0 };
 	bool was_in_trace = in_trace;
 	struct entry e[ENTRIES];
 	struct resolver r;
@@ -777,34 +700,34 @@ size_t mr_trace_format_json(char *buf, size_t cap, unsigned int max_entries)
 	n = collect(e);
 	if (max_entries && max_entries < n)
 		n = max_entries;
-	put(&out, "[");
+	mr_put(&out, "[");
 	for (unsigned int i = 0; i < n; i++) {
 		const struct trace_slot *s = e[i].slot < 0 ? NULL
 							    : &slots[e[i].slot];
 
-		put(&out, "%s\n  {\"event\": ", i ? "," : "");
-		put_json_string(&out, event_name(e[i].event, name,
+		mr_put(&out, "%s\n  {\"event\": ", i ? "," : "");
+		mr_put_json_string(&out, event_name(e[i].event, name,
 						 sizeof(name)));
-		put(&out, ", \"count\": %llu, \"frames\": [",
+		mr_put(&out, ", \"count\": %llu, \"frames\": [",
 		    (unsigned long long)e[i].count);
 		for (unsigned int k = 0; s && k < s->nframes; k++) {
 			struct frame f;
 
 			resolve(&r, s->ips[k], &f);
-			put(&out, "%s{\"ip\": \"0x%lx\", \"function\": ",
+			mr_put(&out, "%s{\"ip\": \"0x%lx\", \"function\": ",
 			    k ? ", " : "", (unsigned long)f.ip);
-			put_json_string(&out, f.function);
+			mr_put_json_string(&out, f.function);
 			if (f.function || f.object)
-				put(&out, ", \"offset\": %lu, \"object\": ",
+				mr_put(&out, ", \"offset\": %lu, \"object\": ",
 				    (unsigned long)f.offset);
 			else
-				put(&out, ", \"offset\": null, \"object\": ");
-			put_json_string(&out, f.object);
-			put(&out, "}");
+				mr_put(&out, ", \"offset\": null, \"object\": ");
+			mr_put_json_string(&out, f.object);
+			mr_put(&out, "}");
 		}
-		put(&out, "]}");
+		mr_put(&out, "]}");
 	}
-	put(&out, "%s]", n ? "\n " : "");
+	mr_put(&out, "%s]", n ? "\n " : "");
 	resolver_done(&r);
 	in_trace = was_in_trace;
 	return out.len;

@@ -216,32 +216,6 @@ static void report_child(pid_t pid, const char *label)
 
 /* ---- mmapread's counters (stderr, under the preload only) ---------------- */
 
-static const char *const fallback_keys[MMAPREAD_FB_COUNT] = {
-	[MMAPREAD_FB_ACCESS_MODE] = "access_mode",
-	[MMAPREAD_FB_O_DIRECT] = "o_direct",
-	[MMAPREAD_FB_NOT_REGULAR] = "not_regular",
-	[MMAPREAD_FB_PSEUDO_FS] = "pseudo_fs",
-	[MMAPREAD_FB_EMPTY] = "empty",
-	[MMAPREAD_FB_WONT_PAY] = "wont_pay",
-	[MMAPREAD_FB_READ_AT_ONCE] = "read_at_once",
-	[MMAPREAD_FB_TOO_LARGE] = "too_large",
-	[MMAPREAD_FB_FSTAT_FAILED] = "fstat_failed",
-	[MMAPREAD_FB_MMAP_FAILED] = "mmap_failed",
-	[MMAPREAD_FB_TRUNCATED] = "truncated",
-	[MMAPREAD_FB_PAST_MAPPING] = "past_mapping",
-	[MMAPREAD_FB_UNUSUAL_CALL] = "unusual_call",
-	[MMAPREAD_FB_BAD_BUFFER] = "bad_buffer",
-	[MMAPREAD_FB_SIGNALS_BLOCKED] = "signals_blocked",
-	[MMAPREAD_FB_KERNEL_USE] = "kernel_use",
-	[MMAPREAD_FB_SHARED] = "shared",
-	[MMAPREAD_FB_STDIN_STDIO] = "stdin_stdio",
-	[MMAPREAD_FB_BUDGET] = "budget",
-	[MMAPREAD_FB_INTERRUPTED] = "interrupted",
-	[MMAPREAD_FB_TABLE_FULL] = "table_full",
-	[MMAPREAD_FB_EXCLUDED] = "excluded",
-	[MMAPREAD_FB_TOO_SMALL] = "too_small",
-};
-
 typedef int (*get_stats_fn)(struct mmapread_stats *);
 
 /* The preload's statistics call, or NULL when running natively. */
@@ -255,6 +229,20 @@ static get_stats_fn stats_fn(void)
 		looked = true;
 	}
 	return fn;
+}
+
+/* The library's short name for a fallback reason (under the preload). */
+static const char *fallback_name(int reason)
+{
+	static const char *(*fn)(int);
+	static bool looked;
+
+	if (!looked) {
+		fn = (const char *(*)(int))dlsym(RTLD_DEFAULT,
+						 "mmapread_fallback_name");
+		looked = true;
+	}
+	return fn ? fn(reason) : NULL;
 }
 
 static bool under_preload(void)
@@ -291,9 +279,10 @@ static void dump_stats(const char *tag)
 		s.readvs_served, s.lseeks_served, s.bytes_served,
 		s.files_mapped);
 	for (int i = 0; i < MMAPREAD_FB_COUNT; i++) {
-		if (fallback_keys[i])
-			fprintf(stderr, " fb.%s=%" PRIu64, fallback_keys[i],
-				s.fallbacks[i]);
+		const char *key = fallback_name(i);
+
+		if (key)
+			fprintf(stderr, " fb.%s=%" PRIu64, key, s.fallbacks[i]);
 		else
 			fprintf(stderr, " fb.%d=%" PRIu64, i, s.fallbacks[i]);
 	}
