@@ -529,6 +529,22 @@ static void put_json_served(struct mr_out *out, const struct mr_file_counters *c
 	    (unsigned long long)c->served[MR_SERVED_LSEEK]);
 }
 
+/* The system calls mmapread makes on its own behalf, as each report names
+ * them (JSON key, text label). */
+static const struct {
+	enum mr_counter counter;
+	const char *key, *label;
+} added_kinds[] = {
+	{ MR_C_SYS_MMAP, "mmap", "mmap" },
+	{ MR_C_SYS_MUNMAP, "munmap", "munmap" },
+	{ MR_C_SYS_FSTAT, "fstat", "fstat/fstatfs" },
+	{ MR_C_SYS_LSEEK, "lseek", "lseek" },
+	{ MR_C_SYS_SIGACTION, "signal", "signals" },
+	{ MR_C_SYS_READLINK, "readlink", "readlink" },
+	{ MR_C_SYS_OTHER, "other", "other" },
+};
+#define ADDED_KINDS (sizeof(added_kinds) / sizeof(added_kinds[0]))
+
 struct report_data {
 	struct mmapread_stats s;
 	const char *program;
@@ -562,18 +578,12 @@ static size_t format_json(char *buf, size_t cap, const struct report_data *r)
 	    (unsigned long long)s->lseeks_served);
 	mr_put(&out, " \"syscalls_avoided\": %llu,",
 	    (unsigned long long)s->syscalls_saved);
-	mr_put(&out, " \"syscalls_added\": {\"total\": %llu, \"mmap\": %llu, "
-		  "\"munmap\": %llu, \"fstat\": %llu, \"lseek\": %llu, "
-		  "\"signal\": %llu, \"readlink\": %llu, \"madvise\": 0, "
-		  "\"other\": %llu},",
-	    (unsigned long long)s->syscalls_added,
-	    (unsigned long long)load(MR_C_SYS_MMAP),
-	    (unsigned long long)load(MR_C_SYS_MUNMAP),
-	    (unsigned long long)load(MR_C_SYS_FSTAT),
-	    (unsigned long long)load(MR_C_SYS_LSEEK),
-	    (unsigned long long)load(MR_C_SYS_SIGACTION),
-	    (unsigned long long)load(MR_C_SYS_READLINK),
-	    (unsigned long long)load(MR_C_SYS_OTHER));
+	mr_put(&out, " \"syscalls_added\": {\"total\": %llu",
+	       (unsigned long long)s->syscalls_added);
+	for (size_t i = 0; i < ADDED_KINDS; i++)
+		mr_put(&out, ", \"%s\": %llu", added_kinds[i].key,
+		       (unsigned long long)load(added_kinds[i].counter));
+	mr_put(&out, ", \"madvise\": 0},");
 	mr_put(&out, " \"syscalls_saved\": %lld,",
 	    (long long)(s->syscalls_saved - s->syscalls_added));
 	mr_put(&out, " \"bytes_served\": %llu, \"files_mapped\": %llu, "
@@ -659,16 +669,15 @@ static size_t format_text(char *buf, size_t cap, const struct report_data *r)
 	char detail[200];
 	struct mr_out out = { buf, cap, 0 };
 
-	snprintf(detail, sizeof(detail),
-		 "(mmap %llu, munmap %llu, fstat/fstatfs %llu, lseek %llu, "
-		 "signals %llu, readlink %llu, other %llu)",
-		 (unsigned long long)load(MR_C_SYS_MMAP),
-		 (unsigned long long)load(MR_C_SYS_MUNMAP),
-		 (unsigned long long)load(MR_C_SYS_FSTAT),
-		 (unsigned long long)load(MR_C_SYS_LSEEK),
-		 (unsigned long long)load(MR_C_SYS_SIGACTION),
-		 (unsigned long long)load(MR_C_SYS_READLINK),
-		 (unsigned long long)load(MR_C_SYS_OTHER));
+	{
+		struct mr_out d = { detail, sizeof(detail), 0 };
+
+		for (size_t i = 0; i < ADDED_KINDS; i++)
+			mr_put(&d, "%s%s %llu", i ? ", " : "(",
+			       added_kinds[i].label,
+			       (unsigned long long)load(added_kinds[i].counter));
+		mr_put(&d, ")");
+	}
 	out.len = mr_stats_format(buf, cap, &r->s, r->program, r->pid, detail);
 	mr_put(&out, "mmapread:   %-34s %12ld\n", "minor page faults",
 	    r->minor_faults);
