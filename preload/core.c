@@ -154,26 +154,36 @@ static void give_up(struct mr_desc *desc, enum mmapread_fallback reason);
 /* ---- opening and sharing ---------------------------------------------- */
 
 /*
+ * The kernel's name for fd's file (one readlink of /proc/self/fd/N) into
+ * buf, NUL-terminated; false when it has none to give.
+ */
+static bool fd_path(int fd, char *buf, size_t cap)
+{
+	char link[32];
+	long len;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	mr_count(MR_C_SYS_READLINK, 1);
+	len = syscall(SYS_readlink, link, buf, cap - 1);
+	if (len <= 0)
+		return false;
+	buf[len] = '\0';
+	return true;
+}
+
+/*
  * MMAPREAD_INCLUDE/EXCLUDE judge the file's absolute path: the one given,
- * or the kernel's name for the fd (one readlink, only when rules are set).
+ * or the kernel's name for the fd (only when rules are set).
  */
 static bool path_allowed(int fd, const char *path)
 {
 	const struct mr_config *cfg = mr_config();
-	char link[32], target[4096];
-	long len;
+	char target[4096];
 
 	if (!cfg->include[0] && !cfg->exclude[0])
 		return true;
-	if (path[0] != '/') {
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		mr_count(MR_C_SYS_READLINK, 1);
-		len = syscall(SYS_readlink, link, target, sizeof(target) - 1);
-		if (len > 0) {
-			target[len] = '\0';
-			path = target;
-		}
-	}
+	if (path[0] != '/' && fd_path(fd, target, sizeof(target)))
+		path = target;
 	return mr_config_path_allowed(cfg, path);
 }
 
@@ -834,32 +844,14 @@ static bool note_request(struct mr_desc *desc, size_t count)
 	       mr_config()->map_after;
 }
 
-/*
- * The report names mapped files: the path the kernel has for the fd (one
- * readlink), its tail if it is longer than the report keeps.
- */
+/* The report names mapped files by the path the kernel has for the fd. */
 static void name_file(int fd, const struct stat *st, struct mr_file_id *ret)
 {
-	char link[32], target[4096];
-	long len;
-
 	ret->dev = st->st_dev;
 	ret->ino = st->st_ino;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	mr_count(MR_C_SYS_READLINK, 1);
-	len = syscall(SYS_readlink, link, target, sizeof(target) - 1);
-	if (len <= 0) {
+	if (!fd_path(fd, ret->path, sizeof(ret->path)))
 		snprintf(ret->path, sizeof(ret->path), "(fd %d, inode %lu)", fd,
 			 (unsigned long)st->st_ino);
-		return;
-	}
-	target[len] = '\0';
-	if ((size_t)len < sizeof(ret->path)) {
-		memcpy(ret->path, target, (size_t)len + 1);
-		return;
-	}
-	snprintf(ret->path, sizeof(ret->path), "...%s",
-		 target + len - (sizeof(ret->path) - 4));
 }
 
 /*

@@ -52,31 +52,36 @@ enum { GUARD_BUS, GUARD_SEGV, GUARD_SIGNALS };
 static const int guard_signo[GUARD_SIGNALS] = { SIGBUS, SIGSEGV };
 
 /*
- * The program's dispositions, double-buffered so that a handler never reads
- * a half-written one: writers fill the idle copy and flip the index.
+ * A disposition recorded for a signal handler to read: double-buffered, so
+ * that a handler never reads a half-written one; writers fill the idle copy
+ * and flip the index.
  */
-static struct sigaction program_act[GUARD_SIGNALS][2];
-static atomic_int program_act_current[GUARD_SIGNALS];
-static atomic_flag program_act_writing[GUARD_SIGNALS];
+struct recorded_action {
+	struct sigaction copy[2];
+	atomic_int current;
+	atomic_flag writing;
+};
+
+/* The program's SIGBUS and SIGSEGV dispositions. */
+static struct recorded_action program_act[GUARD_SIGNALS];
 static atomic_int armed; /* 0 no, 1 arming, 2 armed */
 
 /* Other signals' handlers behind the trampoline (mr_guard_other_sigaction). */
-static struct sigaction trampolined[NSIG][2];
-static atomic_int trampolined_current[NSIG];
-static atomic_flag trampolined_writing[NSIG];
+static struct recorded_action trampolined[NSIG];
 
 static int guard_slot(int sig)
 {
 	return sig == SIGBUS ? GUARD_BUS : sig == SIGSEGV ? GUARD_SEGV : -1;
 }
 
-static struct sigaction program_get(int slot)
+static struct sigaction recorded_get(struct recorded_action *r)
 {
-	return program_act[slot][atomic_load_explicit(
-		&program_act_current[slot], memory_order_acquire)];
+	return r->copy[atomic_load_explicit(&r->current,
+					    memory_order_acquire)];
 }
 
-static void program_set(int slot, const struct sigaction *act)
+static void recorded_set(struct recorded_action *r,
+			 const struct sigaction *act)
 {
 	int idle;
 
@@ -84,18 +89,25 @@ static void program_set(int slot, const struct sigaction *act)
 	 * handler interrupted; after that, write anyway (a reader may then
 	 * see a torn copy, which beats a deadlock). */
 	for (int spin = 0; spin < 100000; spin++) {
-		if (!atomic_flag_test_and_set_explicit(
-			    &program_act_writing[slot], memory_order_acquire))
+		if (!atomic_flag_test_and_set_explicit(&r->writing,
+						       memory_order_acquire))
 			break;
 		__builtin_ia32_pause();
 	}
-	idle = !atomic_load_explicit(&program_act_current[slot],
-				     memory_order_relaxed);
-	program_act[slot][idle] = *act;
-	atomic_store_explicit(&program_act_current[slot], idle,
-			      memory_order_release);
-	atomic_flag_clear_explicit(&program_act_writing[slot],
-				   memory_order_release);
+	idle = !atomic_load_explicit(&r->current, memory_order_relaxed);
+	r->copy[idle] = *act;
+	atomic_store_explicit(&r->current, idle, memory_order_release);
+	atomic_flag_clear_explicit(&r->writing, memory_order_release);
+}
+
+static struct sigaction program_get(int slot)
+{
+	return recorded_get(&program_act[slot]);
+}
+
+static void program_set(int slot, const struct sigaction *act)
+{
+	recorded_set(&program_act[slot], act);
 }
 
 /*
@@ -263,9 +275,9 @@ bool mr_guard_intercepts(int sig)
 void mr_guard_after_fork_in_child(void)
 {
 	for (int slot = 0; slot < GUARD_SIGNALS; slot++)
-		atomic_flag_clear(&program_act_writing[slot]);
+		atomic_flag_clear(&program_act[slot].writing);
 	for (int sig = 0; sig < NSIG; sig++)
-		atomic_flag_clear(&trampolined_writing[sig]);
+		atomic_flag_clear(&trampolined[sig].writing);
 }
 
 /*
@@ -395,32 +407,12 @@ static void trampoline(int sig, siginfo_t *info, void *uctx)
 	struct sigaction act;
 
 	fault_mask = MASK_BLOCKED;
-	act = trampolined[sig][atomic_load_explicit(&trampolined_current[sig],
-						    memory_order_acquire)];
+	act = recorded_get(&trampolined[sig]);
 	if (act.sa_flags & SA_SIGINFO)
 		act.sa_sigaction(sig, info, uctx);
 	else if (act.sa_handler != SIG_DFL && act.sa_handler != SIG_IGN)
 		act.sa_handler(sig);
 	fault_mask = before;
-}
-
-static void trampolined_set(int sig, const struct sigaction *act)
-{
-	int idle;
-
-	for (int spin = 0; spin < 100000; spin++) {
-		if (!atomic_flag_test_and_set_explicit(
-			    &trampolined_writing[sig], memory_order_acquire))
-			break;
-		__builtin_ia32_pause();
-	}
-	idle = !atomic_load_explicit(&trampolined_current[sig],
-				     memory_order_relaxed);
-	trampolined[sig][idle] = *act;
-	atomic_store_explicit(&trampolined_current[sig], idle,
-			      memory_order_release);
-	atomic_flag_clear_explicit(&trampolined_writing[sig],
-				   memory_order_release);
 }
 
 int mr_guard_other_sigaction(int sig, const struct sigaction *act,
@@ -430,8 +422,7 @@ int mr_guard_other_sigaction(int sig, const struct sigaction *act,
 	bool known = sig > 0 && sig < NSIG;
 
 	if (known)
-		recorded = trampolined[sig][atomic_load_explicit(
-			&trampolined_current[sig], memory_order_acquire)];
+		recorded = recorded_get(&trampolined[sig]);
 	/* SIGBUS and SIGSEGV handlers are the guard's to follow (chain()),
 	 * also before it is armed: it records what the kernel has then. */
 	if (act && known && sig != SIGBUS && sig != SIGSEGV &&
@@ -440,7 +431,7 @@ int mr_guard_other_sigaction(int sig, const struct sigaction *act,
 		installed.sa_sigaction = trampoline;
 		installed.sa_flags |= SA_SIGINFO;
 		/* Recorded before the kernel can deliver through it. */
-		trampolined_set(sig, act);
+		recorded_set(&trampolined[sig], act);
 		act = &installed;
 	}
 	if (mr_real_sigaction(sig, act, &kernel_old) != 0)
