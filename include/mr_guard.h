@@ -19,7 +19,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Copy n bytes; 0 on success, -1 if a fault on either side stopped it. */
+/*
+ * Copy n bytes as the kernel's read would, each page in one go (see
+ * guard.c); 0 on success, -1 if a fault on either side stopped it.
+ */
 int mr_copy_guarded(void *dst, const void *src, size_t n);
 
 /* Install the handlers, once per process; 0 or -errno. */
@@ -57,6 +60,15 @@ int mr_guard_other_sigaction(int sig, const struct sigaction *act,
  * delivering the fault). Costs one system call per thread, the first time.
  */
 bool mr_guard_copy_allowed(void);
+
+/* The hot path's check: true only when this thread is known to be able to
+ * take the fault (false may just mean "ask mr_guard_copy_allowed()"). */
+#define MR_GUARD_MASK_OPEN 1
+extern __thread unsigned char mr_guard_fault_mask;
+static inline bool mr_guard_copy_known_allowed(void)
+{
+	return mr_guard_fault_mask == MR_GUARD_MASK_OPEN;
+}
 
 /*
  * pthread_sigmask()/sigprocmask() for the program, keeping this thread's

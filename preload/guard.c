@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -24,29 +25,106 @@
  * with ERMS/FSRM. The handler moves a faulting RIP from the copy to the
  * landing pad, which returns -1. The routine is a leaf that touches no stack
  * and only caller-saved registers, so resuming at the pad is safe.
+ *
+ * The copy is also a restartable sequence (rseq(2), which glibc registers
+ * for every thread). A mapping is not a snapshot: a copy that stalls half
+ * way (preempted, or asleep in a page fault) can read the tail of a page
+ * just zeroed by a truncation and, when it resumes, the pages the writer
+ * has since put back after it, and return zeros the file never held. The
+ * kernel's read copies each page in one go. If the thread is descheduled or
+ * gets a signal inside the sequence, the kernel resumes it at the abort
+ * label, which goes back to the start of the page before the one it was
+ * in (the only page that can hold such zeros) and copies on from there. A
+ * fault inside the sequence reaches the handler already at the abort label.
+ * After 256 interruptions in a row that got no further than the one before
+ * (a debugger stepping through it), it gives up: -1, and the kernel reads.
  */
+#define MR_STR_(x) #x
+#define MR_STR(x) MR_STR_(x)
 __asm__(".pushsection .text\n"
 	".globl mr_copy_guarded\n"
 	".hidden mr_copy_guarded\n"
 	".type mr_copy_guarded, @function\n"
 	"mr_copy_guarded:\n"
 	"	mov %rdx, %rcx\n"
+	"	mov %rsi, %r9\n"	/* back-offs stop at the start */
+	"	mov %rdx, %r11\n"	/* fewest bytes left at an abort */
+	"	xor %r10d, %r10d\n"	/* aborts since the copy got further */
+	"	mov mr_rseq_area_offset(%rip), %rax\n"
+	"1:	lea mr_copy_cs(%rip), %r8\n"
+	"	mov %r8, %fs:8(%rax)\n" /* rseq->rseq_cs */
 	".globl mr_copy_guarded_insn\n"
 	".hidden mr_copy_guarded_insn\n"
 	"mr_copy_guarded_insn:\n"
 	"	rep movsb\n"
+	"mr_copy_commit:\n"
+	"	movq $0, %fs:8(%rax)\n"
 	"	xor %eax, %eax\n"
 	"	ret\n"
+	"	.long " MR_STR(RSEQ_SIG) "\n"
+	".globl mr_copy_guarded_abort\n"
+	".hidden mr_copy_guarded_abort\n"
+	"mr_copy_guarded_abort:\n"
+	"	cmp %r11, %rcx\n"
+	"	jae 2f\n"
+	"	mov %rcx, %r11\n"
+	"	xor %r10d, %r10d\n"
+	"2:	inc %r10d\n"
+	"	cmp $256, %r10d\n"
+	"	ja mr_copy_guarded_pad\n"
+	"	mov %rsi, %rdx\n"
+	"	and $4095, %rdx\n"
+	"	add $4096, %rdx\n"	/* to the previous page's start */
+	"	mov %rsi, %r8\n"
+	"	sub %r9, %r8\n"	/* but not before the copy's start */
+	"	cmp %r8, %rdx\n"
+	"	cmova %r8, %rdx\n"
+	"	sub %rdx, %rsi\n"
+	"	sub %rdx, %rdi\n"
+	"	add %rdx, %rcx\n"
+	"	jmp 1b\n"
 	".globl mr_copy_guarded_pad\n"
 	".hidden mr_copy_guarded_pad\n"
 	"mr_copy_guarded_pad:\n"
+	"	movq $0, %fs:8(%rax)\n"
 	"	mov $-1, %eax\n"
 	"	ret\n"
 	".size mr_copy_guarded, .-mr_copy_guarded\n"
+	".popsection\n"
+	/* struct rseq_cs: version, flags, start_ip, post_commit_offset,
+	 * abort_ip; the kernel wants it 32-byte aligned. */
+	".pushsection .data.rel.ro, \"aw\"\n"
+	".balign 32\n"
+	"mr_copy_cs:\n"
+	"	.long 0, 0\n"
+	"	.quad mr_copy_guarded_insn\n"
+	"	.quad mr_copy_commit - mr_copy_guarded_insn\n"
+	"	.quad mr_copy_guarded_abort\n"
 	".popsection\n");
 
 extern const char mr_copy_guarded_insn[];
+extern const char mr_copy_guarded_abort[];
 extern const char mr_copy_guarded_pad[];
+
+/*
+ * Where this thread's struct rseq is, from the thread pointer: glibc's, or
+ * a private one that the kernel never looks at when glibc registered none
+ * (valgrind, glibc.pthread.rseq=0, old kernels): copies then simply never
+ * restart. Set by a constructor and again when arming, which precedes any
+ * mapping: %fs:8 from offset 0 would be the thread control block.
+ */
+static __thread struct rseq unregistered_rseq
+	__attribute__((tls_model("initial-exec")));
+ptrdiff_t mr_rseq_area_offset __attribute__((visibility("hidden")));
+
+__attribute__((constructor)) static void locate_rseq_area(void)
+{
+	if (__rseq_size >= 16) /* up to and including rseq_cs */
+		mr_rseq_area_offset = __rseq_offset;
+	else
+		mr_rseq_area_offset = (char *)&unregistered_rseq -
+				      (char *)__builtin_thread_pointer();
+}
 
 enum { GUARD_BUS, GUARD_SEGV, GUARD_SIGNALS };
 static const int guard_signo[GUARD_SIGNALS] = { SIGBUS, SIGSEGV };
@@ -118,8 +196,10 @@ static void program_set(int slot, const struct sigaction *act)
  * below keep it up to date; a thread with either signal blocked has its
  * reads answered by the kernel.
  */
-enum { MASK_UNKNOWN, MASK_OPEN, MASK_BLOCKED };
-static __thread unsigned char fault_mask;
+enum { MASK_UNKNOWN, MASK_OPEN = MR_GUARD_MASK_OPEN, MASK_BLOCKED };
+__thread unsigned char mr_guard_fault_mask
+	__attribute__((tls_model("initial-exec")));
+#define fault_mask mr_guard_fault_mask
 
 static void note_mask(const sigset_t *mask)
 {
@@ -200,8 +280,13 @@ static void fault_handler(int sig, siginfo_t *info, void *uctx)
 	ucontext_t *uc = uctx;
 	int saved_errno = errno;
 
-	if (info->si_code > 0 && uc->uc_mcontext.gregs[REG_RIP] ==
-					 (greg_t)(uintptr_t)mr_copy_guarded_insn) {
+	greg_t rip = uc->uc_mcontext.gregs[REG_RIP];
+
+	/* A fault in the copy: at the instruction, or already at the abort
+	 * label when the copy ran as a restartable sequence. */
+	if (info->si_code > 0 &&
+	    (rip == (greg_t)(uintptr_t)mr_copy_guarded_insn ||
+	     rip == (greg_t)(uintptr_t)mr_copy_guarded_abort)) {
 		uc->uc_mcontext.gregs[REG_RIP] =
 			(greg_t)(uintptr_t)mr_copy_guarded_pad;
 		goto out;
@@ -241,6 +326,7 @@ int mr_guard_arm(void)
 		}
 		return -EAGAIN;
 	}
+	locate_rseq_area();
 	for (int slot = 0; slot < GUARD_SIGNALS; slot++) {
 		struct sigaction old, ours;
 
