@@ -19,6 +19,24 @@ void mr_core_init(void);
 int mr_open(const char *path, int flags, mode_t mode);
 int mr_openat(int dirfd, const char *path, int flags, mode_t mode);
 ssize_t mr_read(int fd, void *buf, size_t count);
+
+/*
+ * The hot path of read() and pread(), answering as libc does (-1 and
+ * errno): a served read, or whatever slow() answers for calls it does not
+ * take (before it changed anything).
+ */
+typedef ssize_t mr_read_fn(int fd, void *buf, size_t count);
+typedef ssize_t mr_pread_fn(int fd, void *buf, size_t count, off_t off);
+ssize_t mr_read_fast(int fd, void *buf, size_t count, mr_read_fn *slow);
+ssize_t mr_pread_fast(int fd, void *buf, size_t count, off_t off,
+		      mr_pread_fn *slow);
+
+/* Set when verify or read traces are on, or pthread_cancel() was called
+ * (a single thread may have cancelled itself): the hot path stands aside. */
+extern unsigned char mr_fast_path_off;
+
+/* pthread_cancel() was called. */
+void mr_note_cancel(void);
 ssize_t mr_pread(int fd, void *buf, size_t count, off_t off);
 ssize_t mr_readv(int fd, const struct iovec *iov, int iovcnt);
 ssize_t mr_preadv(int fd, const struct iovec *iov, int iovcnt, off_t off);

@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/single_threaded.h>
 #include <sys/types.h>
 
 #include "mr_stats.h"
@@ -86,6 +87,70 @@ void mr_desc_get(struct mr_desc *desc);
 
 /* Drop a reference; the last one unmaps and recycles the object. */
 void mr_desc_put(struct mr_desc *desc);
+
+/* What mr_desc_put() does once the last reference is gone. */
+void mr_desc_release(struct mr_desc *desc);
+
+/*
+ * tryget and put for the hot path; single: __libc_single_threaded, read
+ * once by the caller. While the process has one thread, the
+ * only code that can run between a load and a store is a signal handler on
+ * that same thread, and one instruction is atomic against it: cmpxchg and
+ * dec without the lock prefix, which a single-threaded program would pay
+ * for nothing.
+ */
+static inline bool mr_desc_tryget_fast(struct mr_desc *desc, bool single)
+{
+	uint32_t refs;
+	bool done;
+
+	if (!single)
+		return mr_desc_tryget(desc);
+	refs = atomic_load_explicit(&desc->refs, memory_order_relaxed);
+	if (!refs)
+		return false;
+	__asm__ volatile("cmpxchgl %3, %1"
+			 : "=@ccz"(done), "+m"(desc->refs), "+a"(refs)
+			 : "r"(refs + 1)
+			 : "memory");
+	return done;
+}
+
+static inline void mr_desc_put_fast(struct mr_desc *desc, bool single)
+{
+	bool last;
+
+	if (!single) {
+		mr_desc_put(desc);
+		return;
+	}
+	__asm__ volatile("decl %1"
+			 : "=@ccz"(last), "+m"(desc->refs)
+			 :
+			 : "memory");
+	if (__builtin_expect(last, 0))
+		mr_desc_release(desc);
+}
+
+/*
+ * Move the offset word from expect to want: true if it held expect. As
+ * above, without the lock prefix while the process has one thread.
+ */
+static inline bool mr_offset_move(struct mr_desc *desc, uint64_t expect,
+				  uint64_t want, bool single)
+{
+	bool done;
+
+	if (!single)
+		return atomic_compare_exchange_strong_explicit(
+			&desc->offset, &expect, want, memory_order_seq_cst,
+			memory_order_seq_cst);
+	__asm__ volatile("cmpxchgq %3, %1"
+			 : "=@ccz"(done), "+m"(desc->offset), "+a"(expect)
+			 : "r"(want)
+			 : "memory");
+	return done;
+}
 
 /* Call fn for every description alive now (for the report's totals). */
 void mr_desc_for_each_live(void (*fn)(struct mr_desc *desc, void *arg),

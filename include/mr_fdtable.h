@@ -14,9 +14,34 @@
 #ifndef MR_FDTABLE_H
 #define MR_FDTABLE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 struct mr_desc;
+
+/*
+ * The first 1024 slots are a static array, the radix tree's first leaf:
+ * the hot path finds the fds programs actually read with one load.
+ */
+#define MR_FDTABLE_DIRECT 1024u
+extern struct mr_desc *_Atomic mr_fdtable_direct[MR_FDTABLE_DIRECT];
+extern __thread pid_t mr_fdtable_vfork_parent;
+
+/*
+ * For the hot path: fd's description when fd is below MR_FDTABLE_DIRECT
+ * and the table is this process's (NULL otherwise: ask the slow path). No
+ * reference is taken: the caller takes one and checks the slot again.
+ */
+static inline struct mr_desc *mr_fdtable_peek(int fd)
+{
+	if ((unsigned int)fd >= MR_FDTABLE_DIRECT ||
+	    __builtin_expect(mr_fdtable_vfork_parent != 0, 0))
+		return NULL;
+	return atomic_load_explicit(&mr_fdtable_direct[fd],
+				    memory_order_acquire);
+}
 
 /* The description behind fd with a reference taken, or NULL. */
 struct mr_desc *mr_fdtable_acquire(int fd);

@@ -14,6 +14,7 @@
 #include <mntent.h>
 #include <mqueue.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <pty.h>
 #include <utmp.h>
 #include <signal.h>
@@ -117,6 +118,7 @@ struct mr_real {
 	__typeof__(fdopendir) *fdopendir;
 
 	/* Calls that create fds (the table drops what it held for them). */
+	__typeof__(pthread_cancel) *pthread_cancel;
 	__typeof__(socket) *socket;
 	__typeof__(socketpair) *socketpair;
 	__typeof__(accept) *accept;

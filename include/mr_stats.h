@@ -90,6 +90,17 @@ static inline void mr_bump(_Atomic uint64_t *counter, uint64_t n)
 		atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
 }
 
+/* mr_bump() for the hot path: single is __libc_single_threaded, read once
+ * by the caller; one add instruction is atomic against signal handlers. */
+static inline void mr_bump_fast(_Atomic uint64_t *counter, uint64_t n,
+				bool single)
+{
+	if (single)
+		__asm__ volatile("addq %1, %0" : "+m"(*counter) : "er"(n));
+	else
+		atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
 static inline void mr_count_served(struct mr_file_counters *c,
 				   enum mr_served_kind kind, size_t bytes)
 {

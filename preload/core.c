@@ -88,6 +88,15 @@ static void start_tracing(void)
 		mr_sys_write(2, line, sizeof(line) - 1);
 }
 
+unsigned char mr_fast_path_off;
+
+/* The hot path leaves verification and read traces to the full path. */
+static void note_fast_path_switches(void)
+{
+	if (mr_config()->verify || mr_trace_wants(MR_TRACE_READ))
+		mr_fast_path_off = 1;
+}
+
 void mr_core_init(void)
 {
 	int saved_errno = errno;
@@ -97,6 +106,7 @@ void mr_core_init(void)
 	start_tracing();
 	mr_stats_note_stderr();
 	mr_stats_note_start();
+	note_fast_path_switches();
 	errno = saved_errno;
 }
 
@@ -872,6 +882,9 @@ static bool decide(int fd, struct mr_desc *desc, bool positional)
 
 	if (atomic_exchange(&desc->deciding, 1))
 		return false;
+	/* Before the first mapping, even if a library's constructor reads
+	 * before ours ran. */
+	note_fast_path_switches();
 	if (atomic_load(&desc->inflight) != 0) {
 		atomic_store(&desc->deciding, 0);
 		return false;
@@ -1039,6 +1052,33 @@ static ssize_t kernel_at_offset(int fd, struct mr_desc *desc,
 }
 
 /*
+ * A read that reserved bytes of the offset got excess fewer of them (the
+ * file shrank, or the buffer faulted): give them back. The offset word is
+ * the sum of what readers reserved, so subtracting the difference stays
+ * right when other readers reserved after this one meanwhile, where setting
+ * "start + what this read got" would undo their reservations. If a
+ * hand-back froze the word first, the kernel got the whole reservation:
+ * its offset moves back instead (SEEK_CUR adds to whatever other readers
+ * did meanwhile), unless the fd is no longer this description's.
+ */
+static void give_back(int fd, struct mr_desc *desc, uint64_t excess)
+{
+	uint64_t word = atomic_load(&desc->offset);
+
+	do {
+		if (word & MR_OFFSET_FROZEN) {
+			wait_settled(desc);
+			if (mr_fdtable_holds(fd, desc)) {
+				mr_sys_lseek(fd, -(off_t)excess, SEEK_CUR);
+				mr_count(MR_C_SYS_LSEEK, 1);
+			}
+			return;
+		}
+	} while (!atomic_compare_exchange_weak(&desc->offset, &word,
+					       word - excess));
+}
+
+/*
  * An offset-moving read of a known size that the kernel must answer (it
  * reaches past the mapping, or this thread may not fault). What the
  * mapping says is there is reserved first, as for a served read, so that
@@ -1080,10 +1120,16 @@ static ssize_t kernel_read_reserved(int fd, struct mr_desc *desc,
 	/* An error moves nothing: the reservation goes back whole. */
 	got = ret > 0 ? (uint64_t)ret : 0;
 	expected_end = word + expect;
-	if (got != expect &&
-	    !atomic_compare_exchange_strong(&desc->offset, &expected_end,
-					    word + got))
-		surrender(fd, desc, reason);
+	if (got < expect) {
+		give_back(fd, desc, expect - got);
+	} else if (got > expect &&
+		   !atomic_compare_exchange_strong(&desc->offset, &expected_end,
+						   word + got)) {
+		/* The file grew, but what follows the reservation went to
+		 * another reader: this read ends where the file did when it
+		 * was mapped, as a read that came first would have. */
+		ret = (ssize_t)expect;
+	}
 	mr_count_fallback(reason);
 	return ret < 0 ? -errno : ret;
 }
@@ -1129,25 +1175,19 @@ static bool shrank(int fd, const struct mr_desc *desc)
  * would have left it. A file that shrank passes through from now on.
  */
 static ssize_t recover(int fd, struct mr_desc *desc, ssize_t kernel_ret,
-		       int kernel_errno, bool at_offset, uint64_t pos,
-		       size_t reserved)
+		       int kernel_errno, bool at_offset, size_t reserved)
 {
-	uint64_t reserved_end = pos + reserved;
-	uint64_t kernel_end = pos + (kernel_ret > 0 ? (uint64_t)kernel_ret : 0);
+	uint64_t got = kernel_ret > 0 ? (uint64_t)kernel_ret : 0;
 
+	/* The kernel read at most what was reserved: same count, and a
+	 * file that grew meanwhile only shows past the mapping. */
+	if (at_offset && got < reserved)
+		give_back(fd, desc, reserved - got);
 	if (shrank(fd, desc)) {
 		if (mr_trace_wants(MR_TRACE_SIGBUS))
 			mr_trace_record(MR_TRACE_SIGBUS, 0);
-		if (at_offset)
-			surrender_at(fd, desc, MMAPREAD_FB_TRUNCATED,
-				     reserved_end, kernel_end);
-		else
-			surrender(fd, desc, MMAPREAD_FB_TRUNCATED);
+		surrender(fd, desc, MMAPREAD_FB_TRUNCATED);
 	} else {
-		if (at_offset)
-			atomic_compare_exchange_strong(&desc->offset,
-						       &reserved_end,
-						       kernel_end);
 		mr_count_fallback(MMAPREAD_FB_BAD_BUFFER);
 	}
 	return kernel_ret < 0 ? -kernel_errno : kernel_ret;
@@ -1305,12 +1345,170 @@ static ssize_t serve_read(int fd, struct mr_desc *desc,
 					    MMAPREAD_FB_PAST_MAPPING);
 	if (copy_out(fd, desc, buf, pos, want) != 0) {
 		ret = mr_real_pread(fd, buf, count, (off_t)pos);
-		return recover(fd, desc, ret, errno, true, pos, want);
+		return recover(fd, desc, ret, errno, true, want);
 	}
 	mr_count_served(&desc->counters, MR_SERVED_READ, want);
 	if (__builtin_expect(mr_config()->verify, 0))
 		verify_served(fd, pos, buf, want);
 	return (ssize_t)want;
+}
+
+/*
+ * The fast paths' end when the copy faulted or its last byte was zero:
+ * what serve_read() and serve_pread() do after their copy, answering as
+ * libc does (-1 and errno; errno untouched on success).
+ */
+static ssize_t served_slowly(int fd, struct mr_desc *desc, void *buf,
+			     size_t count, uint64_t pos, bool copied,
+			     bool at_offset)
+{
+	int saved_errno = errno;
+	ssize_t ret;
+
+	if (copied && tail_is_file(fd, desc, pos + count,
+				   ((unsigned char *)buf)[count - 1])) {
+		mr_count_served(&desc->counters,
+				at_offset ? MR_SERVED_READ : MR_SERVED_PREAD,
+				count);
+		ret = (ssize_t)count;
+	} else {
+		ret = mr_real_pread(fd, buf, count, (off_t)pos);
+		ret = recover(fd, desc, ret, errno, at_offset, count);
+	}
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	errno = saved_errno;
+	return ret;
+}
+
+/*
+ * The hot path: a read() or pread() of a mapped file in the common case is
+ * a table load, a reference, an offset reservation, the copy and three
+ * counters. Whatever is unusual (an fd above the direct slots, another
+ * state, a thread that may not fault, a count of 0 or beyond the mapping,
+ * verify or read traces on, a cancellation asked for in a single thread)
+ * goes to slow() before anything changed, and the full path starts over.
+ * While the process has one thread, nothing here is a locked instruction
+ * (see mr_desc.h).
+ */
+void mr_note_cancel(void)
+{
+	mr_fast_path_off = 1;
+}
+
+/* The description for the hot path, with a reference, or NULL. */
+static inline struct mr_desc *fast_acquire(int fd, bool single)
+{
+	struct mr_desc *desc = mr_fdtable_peek(fd);
+
+	if (!desc || __builtin_expect(mr_fast_path_off, 0) ||
+	    !mr_guard_copy_known_allowed() ||
+	    !mr_desc_tryget_fast(desc, single))
+		return NULL;
+	/* The object may have been recycled between the load and the
+	 * reference. */
+	if (__builtin_expect(atomic_load_explicit(&mr_fdtable_direct[fd],
+						  memory_order_acquire) !=
+				     desc,
+			     0)) {
+		mr_desc_put_fast(desc, single);
+		return NULL;
+	}
+	return desc;
+}
+
+/*
+ * Whether [pos, pos + count) can be copied from desc's mapping: count is
+ * neither 0 nor beyond what the kernel would read at once (so nothing below
+ * overflows: a frozen offset has bit 63 set and fails the span test), and
+ * the buffer is a user address range.
+ */
+static inline bool fast_span_ok(const struct mr_desc *desc, const void *buf,
+				size_t count, uint64_t pos)
+{
+	return count - 1 < MR_MAX_RW_COUNT &&
+	       (uintptr_t)buf <= MR_USER_ADDR_END - count &&
+	       pos + count <= desc->map_len;
+}
+
+static inline void fast_count(struct mr_desc *desc, enum mr_served_kind kind,
+			      size_t count, bool single)
+{
+	mr_bump_fast(&desc->counters.served[kind], 1, single);
+	mr_bump_fast(&desc->counters.bytes, count, single);
+	mr_bump_fast(&desc->counters.sizes[mr_size_bucket(count)], 1, single);
+}
+
+ssize_t mr_read_fast(int fd, void *buf, size_t count, mr_read_fn *slow)
+{
+	bool single = __libc_single_threaded, copied;
+	struct mr_desc *desc;
+	uint64_t pos;
+
+	/* Before any reference or reservation: cancellation unwinds. */
+	if (!single)
+		pthread_testcancel();
+	desc = fast_acquire(fd, single);
+	if (!desc)
+		return slow(fd, buf, count);
+	pos = atomic_load_explicit(&desc->offset, memory_order_relaxed);
+	if (__builtin_expect(atomic_load_explicit(&desc->state,
+						  memory_order_acquire) !=
+				     MR_MAPPED,
+			     0) ||
+	    !fast_span_ok(desc, buf, count, pos) ||
+	    !mr_offset_move(desc, pos, pos + count, single)) {
+		mr_desc_put_fast(desc, single);
+		return slow(fd, buf, count);
+	}
+	copied = mr_copy_guarded(buf, desc->map + pos, count) == 0;
+	if (__builtin_expect(!copied || ((unsigned char *)buf)[count - 1] == 0,
+			     0)) {
+		ssize_t ret = served_slowly(fd, desc, buf, count, pos, copied,
+					    true);
+
+		mr_desc_put_fast(desc, single);
+		return ret;
+	}
+	fast_count(desc, MR_SERVED_READ, count, single);
+	mr_desc_put_fast(desc, single);
+	return (ssize_t)count;
+}
+
+ssize_t mr_pread_fast(int fd, void *buf, size_t count, off_t off,
+		      mr_pread_fn *slow)
+{
+	bool single = __libc_single_threaded, copied;
+	struct mr_desc *desc;
+	uint64_t pos = (uint64_t)off;
+
+	if (!single)
+		pthread_testcancel();
+	desc = fast_acquire(fd, single);
+	if (!desc)
+		return slow(fd, buf, count, off);
+	if (__builtin_expect(atomic_load_explicit(&desc->state,
+						  memory_order_acquire) !=
+				     MR_MAPPED,
+			     0) ||
+	    off < 0 || !fast_span_ok(desc, buf, count, pos)) {
+		mr_desc_put_fast(desc, single);
+		return slow(fd, buf, count, off);
+	}
+	copied = mr_copy_guarded(buf, desc->map + pos, count) == 0;
+	if (__builtin_expect(!copied || ((unsigned char *)buf)[count - 1] == 0,
+			     0)) {
+		ssize_t ret = served_slowly(fd, desc, buf, count, pos, copied,
+					    false);
+
+		mr_desc_put_fast(desc, single);
+		return ret;
+	}
+	fast_count(desc, MR_SERVED_PREAD, count, single);
+	mr_desc_put_fast(desc, single);
+	return (ssize_t)count;
 }
 
 static ssize_t serve_pread(int fd, struct mr_desc *desc, void *buf,
@@ -1331,8 +1529,7 @@ static ssize_t serve_pread(int fd, struct mr_desc *desc, void *buf,
 	}
 	if (copy_out(fd, desc, buf, (uint64_t)pos, want) != 0) {
 		ret = mr_real_pread(fd, buf, count, pos);
-		return recover(fd, desc, ret, errno, false, (uint64_t)pos,
-			       want);
+		return recover(fd, desc, ret, errno, false, want);
 	}
 	mr_count_served(&desc->counters, MR_SERVED_PREAD, want);
 	if (__builtin_expect(mr_config()->verify, 0))
@@ -1451,7 +1648,7 @@ static ssize_t serve_readv(int fd, struct mr_desc *desc,
 	}
 	if (copy_out_iov(fd, desc, copy, start, want) != 0) {
 		ret = mr_real_preadv(fd, iov, iovcnt, (off_t)start);
-		return recover(fd, desc, ret, errno, at_offset, start, want);
+		return recover(fd, desc, ret, errno, at_offset, want);
 	}
 	mr_count_served(&desc->counters, MR_SERVED_READV, want);
 	if (__builtin_expect(mr_config()->verify, 0))

@@ -144,9 +144,13 @@ void mr_desc_get(struct mr_desc *desc)
 
 void mr_desc_put(struct mr_desc *desc)
 {
-	if (atomic_fetch_sub_explicit(&desc->refs, 1, memory_order_acq_rel) !=
+	if (atomic_fetch_sub_explicit(&desc->refs, 1, memory_order_acq_rel) ==
 	    1)
-		return;
+		mr_desc_release(desc);
+}
+
+void mr_desc_release(struct mr_desc *desc)
+{
 	if (desc->file_known)
 		mr_stats_fold(&desc->file, &desc->counters, true);
 	if (desc->map) {

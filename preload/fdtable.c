@@ -28,7 +28,12 @@ struct fd_mid {
 	struct fd_leaf *_Atomic leaf[MID_SIZE];
 };
 
-static struct fd_mid *_Atomic root[ROOT_SIZE];
+_Static_assert(MR_FDTABLE_DIRECT == LEAF_SIZE, "the direct slots are a leaf");
+struct mr_desc *_Atomic mr_fdtable_direct[MR_FDTABLE_DIRECT];
+static struct fd_mid first_mid = {
+	.leaf = { [0] = (struct fd_leaf *)mr_fdtable_direct },
+};
+static struct fd_mid *_Atomic root[ROOT_SIZE] = { [0] = &first_mid };
 
 static unsigned int root_index(unsigned int fd)
 {
@@ -110,22 +115,23 @@ static struct mr_desc *_Atomic *slot_of(int fd, bool create)
  * table call after that tells the child (another pid: the table is not
  * there for it) from the resumed parent (which clears the note).
  */
-static __thread pid_t vfork_parent;
+__thread pid_t mr_fdtable_vfork_parent
+	__attribute__((tls_model("initial-exec")));
 
 void mr_fdtable_before_vfork(void)
 {
 	mr_count(MR_C_SYS_OTHER, 1);
-	vfork_parent = (pid_t)syscall(SYS_getpid);
+	mr_fdtable_vfork_parent = (pid_t)syscall(SYS_getpid);
 }
 
 static bool in_vfork_child(void)
 {
-	if (__builtin_expect(!vfork_parent, 1))
+	if (__builtin_expect(!mr_fdtable_vfork_parent, 1))
 		return false;
 	mr_count(MR_C_SYS_OTHER, 1);
-	if ((pid_t)syscall(SYS_getpid) != vfork_parent)
+	if ((pid_t)syscall(SYS_getpid) != mr_fdtable_vfork_parent)
 		return true;
-	vfork_parent = 0;
+	mr_fdtable_vfork_parent = 0;
 	return false;
 }
 

@@ -91,6 +91,7 @@ void mr_real_init(void)
 	RESOLVE(ftruncate, "ftruncate");
 	RESOLVE(fallocate, "fallocate");
 	RESOLVE(fdopendir, "fdopendir");
+	RESOLVE(pthread_cancel, "pthread_cancel");
 	RESOLVE(socket, "socket");
 	RESOLVE(socketpair, "socketpair");
 	RESOLVE(accept, "accept");
