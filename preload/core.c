@@ -726,19 +726,32 @@ static void give_up(struct mr_desc *desc, enum mmapread_fallback reason)
  * concurrent read is about to change (a Dekker pair with decide()), and
  * re-check the state: a decision may have completed in between.
  */
+/* inflight += n; without the lock prefix while the process has one thread
+ * (against this thread's signal handlers one instruction is atomic). */
+static void inflight_add(struct mr_desc *desc, int n)
+{
+	if (__libc_single_threaded)
+		__asm__ volatile("addl %1, %0"
+				 : "+m"(desc->inflight)
+				 : "ri"(n)
+				 : "memory");
+	else
+		atomic_fetch_add(&desc->inflight, n);
+}
+
 static bool watch_enter(struct mr_desc *desc)
 {
-	atomic_fetch_add(&desc->inflight, 1);
+	inflight_add(desc, 1);
 	if (!atomic_load(&desc->deciding) &&
 	    atomic_load(&desc->state) == MR_WATCHING)
 		return true;
-	atomic_fetch_sub(&desc->inflight, 1);
+	inflight_add(desc, -1);
 	return false;
 }
 
 static void watch_leave(struct mr_desc **desc)
 {
-	atomic_fetch_sub(&(*desc)->inflight, 1);
+	inflight_add(*desc, -1);
 }
 
 /*
@@ -1709,7 +1722,30 @@ static ssize_t serve(int fd, struct mr_desc *desc, const struct read_call *call)
 static void put_desc(struct mr_desc **desc)
 {
 	if (*desc)
-		mr_desc_put(*desc);
+		mr_desc_put_fast(*desc, __libc_single_threaded);
+}
+
+/* mr_fdtable_acquire() for the calls that read and seek: the same, without
+ * locked instructions while the process has one thread. */
+static struct mr_desc *acquire_fd(int fd)
+{
+	struct mr_desc *desc;
+
+	if (!__libc_single_threaded || (unsigned int)fd >= MR_FDTABLE_DIRECT ||
+	    mr_fdtable_vfork_parent)
+		return mr_fdtable_acquire(fd);
+	for (;;) {
+		desc = atomic_load_explicit(&mr_fdtable_direct[fd],
+					    memory_order_acquire);
+		if (!desc)
+			return NULL;
+		if (mr_desc_tryget_fast(desc, true)) {
+			if (atomic_load_explicit(&mr_fdtable_direct[fd],
+						 memory_order_acquire) == desc)
+				return desc;
+			mr_desc_put_fast(desc, true);
+		}
+	}
 }
 
 static ssize_t watched_call(int fd, struct mr_desc *desc,
@@ -1723,7 +1759,7 @@ static ssize_t watched_call(int fd, struct mr_desc *desc,
 static ssize_t dispatch(int fd, const struct read_call *call)
 {
 	struct mr_desc *desc __attribute__((cleanup(put_desc))) =
-		mr_fdtable_acquire(fd);
+		acquire_fd(fd);
 	bool noted = false;
 	ssize_t ret;
 
@@ -1898,7 +1934,7 @@ static off_t serve_lseek(int fd, struct mr_desc *desc, off_t off, int whence)
 off_t mr_lseek(int fd, off_t off, int whence)
 {
 	struct mr_desc *desc __attribute__((cleanup(put_desc))) =
-		mr_fdtable_acquire(fd);
+		acquire_fd(fd);
 	off_t ret;
 
 	while (desc) {
@@ -1933,7 +1969,7 @@ off_t mr_lseek(int fd, off_t off, int whence)
 ssize_t mr_offset_call(int fd, ssize_t (*call)(void *args), void *args)
 {
 	struct mr_desc *desc __attribute__((cleanup(put_desc))) =
-		mr_fdtable_acquire(fd);
+		acquire_fd(fd);
 	ssize_t ret;
 
 	while (desc) {
