@@ -59,6 +59,22 @@ bool mr_fdtable_install(int fd, struct mr_desc *desc);
 /* Empty fd's slot, dropping its reference. */
 void mr_fdtable_forget(int fd);
 
+/* Empty fd's slot if it still points at desc (dropping the slot's
+ * reference): true if it did. */
+bool mr_fdtable_forget_if(int fd, struct mr_desc *desc);
+
+/*
+ * For the hot path: whether fd is below MR_FDTABLE_DIRECT, the table is
+ * this process's, and fd has no entry: its calls go straight to libc.
+ */
+static inline bool mr_fdtable_untracked(int fd)
+{
+	return (unsigned int)fd < MR_FDTABLE_DIRECT &&
+	       !__builtin_expect(mr_fdtable_vfork_parent != 0, 0) &&
+	       !atomic_load_explicit(&mr_fdtable_direct[fd],
+				     memory_order_relaxed);
+}
+
 /* Empty every slot in [first, last]. */
 void mr_fdtable_forget_range(unsigned int first, unsigned int last);
 

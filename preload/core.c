@@ -1474,6 +1474,8 @@ ssize_t mr_read_fast(int fd, void *buf, size_t count, mr_read_fn *slow)
 	struct mr_desc *desc;
 	uint64_t pos;
 
+	if (mr_fdtable_untracked(fd))
+		return mr_real_read(fd, buf, count);
 	/* Before any reference or reservation: cancellation unwinds. */
 	if (!single)
 		pthread_testcancel();
@@ -1511,6 +1513,8 @@ ssize_t mr_pread_fast(int fd, void *buf, size_t count, off_t off,
 	struct mr_desc *desc;
 	uint64_t pos = (uint64_t)off;
 
+	if (mr_fdtable_untracked(fd))
+		return mr_real_pread(fd, buf, count, off);
 	if (!single)
 		pthread_testcancel();
 	desc = fast_acquire(fd, single);
@@ -1804,6 +1808,12 @@ static ssize_t dispatch(int fd, const struct read_call *call)
 				if (ret != MR_PASS)
 					return ret;
 			}
+			/* Never mapped, and the kernel's for good: nothing
+			 * left to do for this fd, whose calls can go straight
+			 * to libc from now on (a pipe, /dev/zero, a file read
+			 * in large blocks). */
+			if (!desc->map && !atomic_load(&desc->positional_ok))
+				mr_fdtable_forget_if(fd, desc);
 			break;
 		}
 		break;

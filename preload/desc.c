@@ -5,7 +5,10 @@
  * holding a stale pointer can still read the reference count safely (see
  * mr_desc.h). The free list is a Treiber stack whose head packs a 32-bit tag
  * with the index, which defeats ABA without a lock: close() may run inside a
- * signal handler, so nothing here may block.
+ * signal handler, so nothing here may block. Objects never used yet come
+ * from a cursor, so a chunk's pages are touched only as objects are first
+ * handed out: a process that opens a few files faults in a few pages, not
+ * the whole megabyte of a chunk (an object carries a file's name).
  */
 #include "mr_desc.h"
 
@@ -18,7 +21,7 @@
 #define POOL_MAX_CHUNKS 16384u /* 4 Mi descriptions */
 
 static struct mr_desc *_Atomic pool_chunks[POOL_MAX_CHUNKS];
-static _Atomic uint32_t pool_chunks_used;
+static _Atomic uint32_t fresh_next; /* objects ever handed out */
 static _Atomic uint64_t free_head; /* tag << 32 | (index + 1), 0: empty */
 static _Atomic uint32_t live_count;
 static _Atomic uint32_t mapped_count;
@@ -66,36 +69,39 @@ static struct mr_desc *free_pop(void)
 }
 
 /*
- * Add a chunk; hand one object to the caller and the rest to the pool. The
- * chunk's number is claimed only once its memory is there, so a failed
- * mmap costs nothing and the pool grows again when memory comes back.
+ * An object never used before: the next index, in a chunk mapped by the
+ * first caller that needs it (a failed mmap loses that index only, and the
+ * next caller for the chunk tries again).
  */
-static struct mr_desc *pool_grow(void)
+static struct mr_desc *fresh_object(void)
 {
-	struct mr_desc *chunk;
-	uint32_t chunk_no;
+	uint32_t index = atomic_fetch_add(&fresh_next, 1);
+	uint32_t chunk_no = index / POOL_CHUNK;
+	struct mr_desc *chunk, *expected = NULL;
 
-	chunk = mmap(NULL, POOL_CHUNK * sizeof(*chunk), PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	mr_count(MR_C_SYS_MMAP, 1);
-	if (chunk == MAP_FAILED)
+	if (chunk_no >= POOL_MAX_CHUNKS) {
+		atomic_store(&fresh_next, POOL_MAX_CHUNKS * POOL_CHUNK);
 		return NULL;
-	chunk_no = atomic_load(&pool_chunks_used);
-	do {
-		if (chunk_no >= POOL_MAX_CHUNKS) {
+	}
+	chunk = atomic_load_explicit(&pool_chunks[chunk_no],
+				     memory_order_acquire);
+	if (!chunk) {
+		chunk = mmap(NULL, POOL_CHUNK * sizeof(*chunk),
+			     PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		mr_count(MR_C_SYS_MMAP, 1);
+		if (chunk == MAP_FAILED)
+			return NULL;
+		if (!atomic_compare_exchange_strong_explicit(
+			    &pool_chunks[chunk_no], &expected, chunk,
+			    memory_order_acq_rel, memory_order_acquire)) {
 			munmap(chunk, POOL_CHUNK * sizeof(*chunk));
 			mr_count(MR_C_SYS_MUNMAP, 1);
-			return NULL;
+			chunk = expected;
 		}
-	} while (!atomic_compare_exchange_weak(&pool_chunks_used, &chunk_no,
-					       chunk_no + 1));
-	for (uint32_t i = 0; i < POOL_CHUNK; i++)
-		chunk[i].pool_index = chunk_no * POOL_CHUNK + i;
-	atomic_store_explicit(&pool_chunks[chunk_no], chunk,
-			      memory_order_release);
-	for (uint32_t i = 1; i < POOL_CHUNK; i++)
-		free_push(&chunk[i]);
-	return &chunk[0];
+	}
+	chunk[index % POOL_CHUNK].pool_index = index;
+	return &chunk[index % POOL_CHUNK];
 }
 
 struct mr_desc *mr_desc_new(int open_flags)
@@ -103,7 +109,7 @@ struct mr_desc *mr_desc_new(int open_flags)
 	struct mr_desc *desc = free_pop();
 
 	if (!desc)
-		desc = pool_grow();
+		desc = fresh_object();
 	if (!desc)
 		return NULL;
 	atomic_store_explicit(&desc->state, MR_WATCHING, memory_order_relaxed);
@@ -166,18 +172,20 @@ void mr_desc_release(struct mr_desc *desc)
 void mr_desc_for_each_live(void (*fn)(struct mr_desc *desc, void *arg),
 			   void *arg)
 {
-	uint32_t chunks = atomic_load_explicit(&pool_chunks_used,
-					       memory_order_acquire);
+	uint32_t used = atomic_load_explicit(&fresh_next, memory_order_acquire);
 
-	for (uint32_t c = 0; c < chunks; c++) {
+	/* Objects past the cursor were never touched: leave their pages. */
+	for (uint32_t i = 0; i < used; i++) {
 		struct mr_desc *chunk = atomic_load_explicit(
-			&pool_chunks[c], memory_order_acquire);
+			&pool_chunks[i / POOL_CHUNK], memory_order_acquire);
 
-		for (uint32_t i = 0; chunk && i < POOL_CHUNK; i++) {
-			if (atomic_load_explicit(&chunk[i].refs,
-						 memory_order_acquire))
-				fn(&chunk[i], arg);
+		if (!chunk) {
+			i = (i / POOL_CHUNK + 1) * POOL_CHUNK - 1;
+			continue;
 		}
+		if (atomic_load_explicit(&chunk[i % POOL_CHUNK].refs,
+					 memory_order_acquire))
+			fn(&chunk[i % POOL_CHUNK], arg);
 	}
 }
 

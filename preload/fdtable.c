@@ -202,6 +202,22 @@ void mr_fdtable_forget(int fd)
 		mr_desc_put(old);
 }
 
+bool mr_fdtable_forget_if(int fd, struct mr_desc *desc)
+{
+	struct mr_desc *_Atomic *slot;
+	struct mr_desc *expected = desc;
+
+	if (in_vfork_child())
+		return false;
+	slot = slot_of(fd, false);
+	if (!slot || !atomic_compare_exchange_strong_explicit(
+			     slot, &expected, NULL, memory_order_acq_rel,
+			     memory_order_acquire))
+		return false;
+	mr_desc_put(desc);
+	return true;
+}
+
 /*
  * Visit the slots in [first, last] that exist, skipping absent levels
  * whole; fn gets the slot and its fd.
