@@ -18,9 +18,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/single_threaded.h>
 #include <sys/types.h>
 
+#include "mr_atomic.h"
 #include "mr_stats.h"
 
 enum mr_state {
@@ -38,13 +38,38 @@ enum mr_state {
 };
 
 /*
- * The offset word: the offset in the low 62 bits (mapped descriptions only
- * ever hold offsets below 2^62; larger ones are handed to the kernel) and
- * MR_OFFSET_FROZEN once the offset is being handed back, so that no
- * reservation can slip in after it was read for the write-back.
+ * The offset word: the offset in the low 47 bits (mapped descriptions only
+ * ever hold offsets below 2^47, the size of the address space any mapping
+ * lives in; larger ones are handed to the kernel), above it a 16-bit seek
+ * generation that every lseek to an absolute position bumps (a signal
+ * flood made 8 bits wrap around during one read's recovery), and MR_OFFSET_FROZEN once the offset is being handed back, so
+ * that no reservation can slip in after it was read for the write-back.
+ * Reads add to the word and relative seeks move it, keeping the
+ * generation: a read that gives back part of its reservation subtracts it
+ * only if no absolute seek came after (the seek's target then stands, as
+ * when the kernel orders the read first).
  */
 #define MR_OFFSET_FROZEN (1ull << 63)
-#define MR_OFFSET_LIMIT (1ull << 62)
+#define MR_OFFSET_LIMIT (1ull << 47)
+#define MR_OFFSET_GEN (0xffffull << 47)
+
+/* The offset a word holds (the frozen bit kept: it fails every span). */
+static inline uint64_t mr_offset_of(uint64_t word)
+{
+	return word & ~MR_OFFSET_GEN;
+}
+
+/* word's generation with another offset (a read, a relative seek). */
+static inline uint64_t mr_offset_moved(uint64_t word, uint64_t offset)
+{
+	return (word & MR_OFFSET_GEN) | offset;
+}
+
+/* A new generation at offset (an absolute seek). */
+static inline uint64_t mr_offset_reseek(uint64_t word, uint64_t offset)
+{
+	return ((word + MR_OFFSET_LIMIT) & MR_OFFSET_GEN) | offset;
+}
 
 struct mr_desc {
 	_Atomic uint32_t refs;
@@ -92,64 +117,30 @@ void mr_desc_put(struct mr_desc *desc);
 void mr_desc_release(struct mr_desc *desc);
 
 /*
- * tryget and put for the hot path; single: __libc_single_threaded, read
- * once by the caller. While the process has one thread, the
- * only code that can run between a load and a store is a signal handler on
- * that same thread, and one instruction is atomic against it: cmpxchg and
- * dec without the lock prefix, which a single-threaded program would pay
- * for nothing.
+ * tryget and put for the hot path, without the lock prefix while the
+ * process has one thread (see mr_atomic.h); single: mr_single(), read once
+ * by the caller.
  */
 static inline bool mr_desc_tryget_fast(struct mr_desc *desc, bool single)
 {
-	uint32_t refs;
-	bool done;
+	uint32_t refs = atomic_load_explicit(&desc->refs, memory_order_acquire);
 
-	if (!single)
-		return mr_desc_tryget(desc);
-	refs = atomic_load_explicit(&desc->refs, memory_order_relaxed);
-	if (!refs)
-		return false;
-	__asm__ volatile("cmpxchgl %3, %1"
-			 : "=@ccz"(done), "+m"(desc->refs), "+a"(refs)
-			 : "r"(refs + 1)
-			 : "memory");
-	return done;
+	return refs && mr_cas_u32(&desc->refs, &refs, refs + 1, single);
 }
 
 static inline void mr_desc_put_fast(struct mr_desc *desc, bool single)
 {
-	bool last;
-
-	if (!single) {
-		mr_desc_put(desc);
-		return;
-	}
-	__asm__ volatile("decl %1"
-			 : "=@ccz"(last), "+m"(desc->refs)
-			 :
-			 : "memory");
-	if (__builtin_expect(last, 0))
+	if (__builtin_expect(mr_add_u32(&desc->refs, (uint32_t)-1, single) ==
+				     1,
+			     0))
 		mr_desc_release(desc);
 }
 
-/*
- * Move the offset word from expect to want: true if it held expect. As
- * above, without the lock prefix while the process has one thread.
- */
+/* Move the offset word from expect to want: true if it held expect. */
 static inline bool mr_offset_move(struct mr_desc *desc, uint64_t expect,
 				  uint64_t want, bool single)
 {
-	bool done;
-
-	if (!single)
-		return atomic_compare_exchange_strong_explicit(
-			&desc->offset, &expect, want, memory_order_seq_cst,
-			memory_order_seq_cst);
-	__asm__ volatile("cmpxchgq %3, %1"
-			 : "=@ccz"(done), "+m"(desc->offset), "+a"(expect)
-			 : "r"(want)
-			 : "memory");
-	return done;
+	return mr_cas_u64(&desc->offset, &expect, want, single);
 }
 
 /* Call fn for every description alive now (for the report's totals). */

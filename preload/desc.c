@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "mr_atomic.h"
 #include "mr_stats.h"
 
 #define POOL_CHUNK 256u
@@ -40,13 +41,13 @@ static void free_push(struct mr_desc *desc)
 	uint64_t head = atomic_load_explicit(&free_head, memory_order_relaxed);
 	uint64_t next;
 
+	bool single = mr_single();
+
 	do {
 		atomic_store_explicit(&desc->next_free, head & 0xffffffffu,
 				      memory_order_relaxed);
 		next = ((head >> 32) + 1) << 32 | (desc->pool_index + 1u);
-	} while (!atomic_compare_exchange_weak_explicit(
-		&free_head, &head, next, memory_order_release,
-		memory_order_relaxed));
+	} while (!mr_cas_u64(&free_head, &head, next, single));
 }
 
 static struct mr_desc *free_pop(void)
@@ -55,6 +56,8 @@ static struct mr_desc *free_pop(void)
 	uint64_t next;
 	struct mr_desc *desc;
 
+	bool single = mr_single();
+
 	do {
 		if ((head & 0xffffffffu) == 0)
 			return NULL;
@@ -62,9 +65,7 @@ static struct mr_desc *free_pop(void)
 		next = ((head >> 32) + 1) << 32 |
 		       atomic_load_explicit(&desc->next_free,
 					    memory_order_relaxed);
-	} while (!atomic_compare_exchange_weak_explicit(
-		&free_head, &head, next, memory_order_acquire,
-		memory_order_acquire));
+	} while (!mr_cas_u64(&free_head, &head, next, single));
 	return desc;
 }
 
@@ -124,7 +125,7 @@ struct mr_desc *mr_desc_new(int open_flags)
 	atomic_store_explicit(&desc->watched_reads, 0, memory_order_relaxed);
 	atomic_store_explicit(&desc->watched_bytes, 0, memory_order_relaxed);
 	desc->file_known = false;
-	atomic_fetch_add_explicit(&live_count, 1, memory_order_relaxed);
+	mr_add_u32(&live_count, 1, mr_single());
 	/* Publishing refs last makes every field above visible to tryget. */
 	atomic_store_explicit(&desc->refs, 1, memory_order_release);
 	return desc;
@@ -133,25 +134,23 @@ struct mr_desc *mr_desc_new(int open_flags)
 bool mr_desc_tryget(struct mr_desc *desc)
 {
 	uint32_t refs = atomic_load_explicit(&desc->refs, memory_order_acquire);
+	bool single = mr_single();
 
 	do {
 		if (refs == 0)
 			return false;
-	} while (!atomic_compare_exchange_weak_explicit(
-		&desc->refs, &refs, refs + 1, memory_order_acquire,
-		memory_order_acquire));
+	} while (!mr_cas_u32(&desc->refs, &refs, refs + 1, single));
 	return true;
 }
 
 void mr_desc_get(struct mr_desc *desc)
 {
-	atomic_fetch_add_explicit(&desc->refs, 1, memory_order_relaxed);
+	mr_add_u32(&desc->refs, 1, mr_single());
 }
 
 void mr_desc_put(struct mr_desc *desc)
 {
-	if (atomic_fetch_sub_explicit(&desc->refs, 1, memory_order_acq_rel) ==
-	    1)
+	if (mr_add_u32(&desc->refs, (uint32_t)-1, mr_single()) == 1)
 		mr_desc_release(desc);
 }
 
@@ -165,7 +164,7 @@ void mr_desc_release(struct mr_desc *desc)
 		mr_desc_budget_return(desc->map_len);
 		desc->map = NULL;
 	}
-	atomic_fetch_sub_explicit(&live_count, 1, memory_order_relaxed);
+	mr_add_u32(&live_count, (uint32_t)-1, mr_single());
 	free_push(desc);
 }
 

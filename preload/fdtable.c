@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "mr_atomic.h"
 #include "mr_desc.h"
 #include "mr_stats.h"
 
@@ -89,6 +90,8 @@ static struct mr_desc *_Atomic *slot_of(int fd, bool create)
 
 	if (fd < 0)
 		return NULL;
+	if (ufd < MR_FDTABLE_DIRECT)
+		return &mr_fdtable_direct[ufd];
 	mid = atomic_load_explicit(&root[root_index(ufd)],
 				   memory_order_acquire);
 	if (!mid && create)
@@ -181,7 +184,7 @@ bool mr_fdtable_install(int fd, struct mr_desc *desc)
 	if (!slot)
 		return false;
 	mr_desc_get(desc);
-	old = atomic_exchange_explicit(slot, desc, memory_order_acq_rel);
+	old = mr_xchg_ptr((void *_Atomic *)slot, desc, mr_single());
 	if (old)
 		mr_desc_put(old);
 	return true;
@@ -195,9 +198,9 @@ void mr_fdtable_forget(int fd)
 	if (in_vfork_child())
 		return;
 	slot = slot_of(fd, false);
-	if (!slot)
+	if (!slot || !atomic_load_explicit(slot, memory_order_relaxed))
 		return;
-	old = atomic_exchange_explicit(slot, NULL, memory_order_acq_rel);
+	old = mr_xchg_ptr((void *_Atomic *)slot, NULL, mr_single());
 	if (old)
 		mr_desc_put(old);
 }
@@ -210,9 +213,8 @@ bool mr_fdtable_forget_if(int fd, struct mr_desc *desc)
 	if (in_vfork_child())
 		return false;
 	slot = slot_of(fd, false);
-	if (!slot || !atomic_compare_exchange_strong_explicit(
-			     slot, &expected, NULL, memory_order_acq_rel,
-			     memory_order_acquire))
+	if (!slot || !mr_cas_ptr((void *_Atomic *)slot, (void **)&expected,
+				 NULL, mr_single()))
 		return false;
 	mr_desc_put(desc);
 	return true;
