@@ -31,9 +31,6 @@ ssize_t mr_read_fast(int fd, void *buf, size_t count, mr_read_fn *slow);
 ssize_t mr_pread_fast(int fd, void *buf, size_t count, off_t off,
 		      mr_pread_fn *slow);
 
-/* Set when verify or read traces are on, or pthread_cancel() was called
- * (a single thread may have cancelled itself): the hot path stands aside. */
-extern unsigned char mr_fast_path_off;
 
 /* pthread_cancel() was called. */
 void mr_note_cancel(void);

@@ -210,4 +210,13 @@ int mr_sys_fstat(int fd, struct stat *ret_st);
 off_t mr_sys_lseek(int fd, off_t off, int whence);
 ssize_t mr_sys_write(int fd, const void *buf, size_t count);
 
+/*
+ * pread/preadv2 as system calls, which are no cancellation points: for the
+ * reads that redo a reservation's bytes after the call's own cancellation
+ * point has passed, where being cancelled would lose the reservation.
+ */
+ssize_t mr_sys_pread(int fd, void *buf, size_t count, off_t off);
+ssize_t mr_sys_preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off,
+		       int flags);
+
 #endif

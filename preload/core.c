@@ -32,6 +32,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "mr_atomic.h"
 #include "mr_config.h"
 #include "mr_desc.h"
 #include "mr_fdtable.h"
@@ -88,13 +89,19 @@ static void start_tracing(void)
 		mr_sys_write(2, line, sizeof(line) - 1);
 }
 
-unsigned char mr_fast_path_off;
+/* Verify or read traces on: the hot path stands aside. */
+static atomic_bool fast_path_off;
+/* pthread_cancel() was called: a single thread may have cancelled itself,
+ * so its reads test for it (and the single-threaded hot path, which skips
+ * the test, stands aside). */
+static atomic_bool cancel_seen;
 
 /* The hot path leaves verification and read traces to the full path. */
 static void note_fast_path_switches(void)
 {
 	if (mr_config()->verify || mr_trace_wants(MR_TRACE_READ))
-		mr_fast_path_off = 1;
+		atomic_store_explicit(&fast_path_off, true,
+				      memory_order_relaxed);
 }
 
 void mr_core_init(void)
@@ -318,7 +325,8 @@ static struct mr_desc *prepare_dup_target(int oldfd, int newfd)
 	refused = mr_real_fcntl(oldfd, F_GETFD, NULL) < 0;
 	errno = saved_errno;
 	if (!refused) {
-		if (source && atomic_load(&source->state) == MR_MAPPED)
+		if (source && (atomic_load(&source->state) == MR_MAPPED ||
+			       atomic_load(&source->state) == MR_HANDING_BACK))
 			surrender(oldfd, source, MMAPREAD_FB_KERNEL_USE);
 		if (target)
 			hand_back_for_close(newfd, target, NULL);
@@ -466,8 +474,19 @@ static void surrender_at(int fd, struct mr_desc *desc,
 	if (was == MR_MAPPED)
 		block_signals(&saved_mask);
 	do {
-		if (was == MR_PASSTHROUGH || was == MR_HANDING_BACK)
+		if (was == MR_PASSTHROUGH)
 			goto out;
+		/*
+		 * Another thread is writing the offset back, through the
+		 * number it was called with: our caller may give that number
+		 * to another file (dup2) or close it next, and the write-back
+		 * would then land on that file. Wait for it; a hand-back runs
+		 * with signals blocked, so it is never this thread's own.
+		 */
+		if (was == MR_HANDING_BACK) {
+			wait_settled(desc);
+			goto out;
+		}
 	} while (!atomic_compare_exchange_weak(
 		&desc->state, &was,
 		was == MR_MAPPED ? MR_HANDING_BACK : MR_PASSTHROUGH));
@@ -480,7 +499,9 @@ static void surrender_at(int fd, struct mr_desc *desc,
 	was_settling = settling_here;
 	settling_here = true;
 	word = atomic_fetch_or(&desc->offset, MR_OFFSET_FROZEN);
-	mr_sys_lseek(fd, (off_t)(word == expected ? replacement : word),
+	mr_sys_lseek(fd,
+		     (off_t)(word == expected ? replacement
+					      : mr_offset_of(word)),
 		     SEEK_SET);
 	mr_count(MR_C_SYS_LSEEK, 1);
 	atomic_store(&desc->positional_ok, positional_ok);
@@ -533,7 +554,7 @@ void mr_sync_offset(int fd)
 	if (atomic_load(&desc->state) == MR_MAPPED) {
 		word = atomic_load(&desc->offset);
 		if (!(word & MR_OFFSET_FROZEN)) {
-			mr_sys_lseek(fd, (off_t)word, SEEK_SET);
+			mr_sys_lseek(fd, (off_t)mr_offset_of(word), SEEK_SET);
 			mr_count(MR_C_SYS_LSEEK, 1);
 		}
 	}
@@ -645,15 +666,28 @@ int mr_fcntl(int fd, int cmd, void *arg)
  */
 static void hand_back_for_close(int fd, struct mr_desc *desc, void *arg)
 {
+	int state = atomic_load(&desc->state);
+
 	(void)arg;
-	if (atomic_load(&desc->state) == MR_MAPPED)
+	/* One under way in another thread is waited for (surrender_at()). */
+	if (state == MR_MAPPED || state == MR_HANDING_BACK)
 		surrender(fd, desc, MR_NOT_A_FALLBACK);
 }
 
 static void drop_fd(int fd)
 {
-	struct mr_desc *desc = mr_fdtable_acquire(fd);
+	struct mr_desc *desc;
 
+	/* Nothing to hand back unless mapped: then only the slot goes. */
+	if (mr_fdtable_untracked(fd))
+		return;
+	desc = mr_fdtable_peek(fd);
+	if (desc && atomic_load(&desc->state) == MR_WATCHING &&
+	    mr_single()) {
+		mr_fdtable_forget(fd);
+		return;
+	}
+	desc = mr_fdtable_acquire(fd);
 	if (!desc)
 		return;
 	hand_back_for_close(fd, desc, NULL);
@@ -860,10 +894,10 @@ static bool note_request(struct mr_desc *desc, size_t count)
 {
 	if (!mr_policy_counts(count))
 		return false;
-	atomic_fetch_add_explicit(&desc->watched_bytes, count,
-				  memory_order_relaxed);
-	return atomic_fetch_add_explicit(&desc->watched_reads, 1,
-					 memory_order_relaxed) + 1 >=
+	bool single = mr_single();
+
+	mr_add_u64(&desc->watched_bytes, count, single);
+	return mr_add_u32(&desc->watched_reads, 1, single) + 1 >=
 	       mr_config()->map_after;
 }
 
@@ -964,6 +998,19 @@ static bool decide(int fd, struct mr_desc *desc, bool positional)
 		give_up(desc, MMAPREAD_FB_MMAP_FAILED);
 		goto done;
 	}
+	/*
+	 * fstat, lseek and mmap asked the fd's number, which another thread
+	 * may have given to another file meanwhile (dup2, or close and an
+	 * open): the slot is emptied before that, so their answers were
+	 * about this description only if the slot still holds it now.
+	 */
+	if (!mr_fdtable_holds(fd, desc)) {
+		munmap(map, (size_t)st.st_size);
+		mr_count(MR_C_SYS_MUNMAP, 1);
+		mr_desc_budget_return((size_t)st.st_size);
+		decided = false;
+		goto done;
+	}
 	desc->map = map;
 	desc->map_len = (size_t)st.st_size;
 	name_file(fd, &st, &desc->file);
@@ -1051,10 +1098,11 @@ static ssize_t kernel_at_offset(int fd, struct mr_desc *desc,
 	if (word & MR_OFFSET_FROZEN)
 		return MR_PASS;
 	if (call->kind == READ_PLAIN)
-		ret = mr_real_pread(fd, call->buf, call->count, (off_t)word);
+		ret = mr_real_pread(fd, call->buf, call->count,
+				    (off_t)mr_offset_of(word));
 	else
 		ret = mr_real_preadv2(fd, call->iov, call->iovcnt,
-				      (off_t)word, call->flags);
+				      (off_t)mr_offset_of(word), call->flags);
 	if (ret < 0)
 		return -errno;
 	mr_count_fallback(reason);
@@ -1065,28 +1113,42 @@ static ssize_t kernel_at_offset(int fd, struct mr_desc *desc,
 }
 
 /*
- * A read that reserved bytes of the offset got excess fewer of them (the
- * file shrank, or the buffer faulted): give them back. The offset word is
- * the sum of what readers reserved, so subtracting the difference stays
- * right when other readers reserved after this one meanwhile, where setting
- * "start + what this read got" would undo their reservations. If a
- * hand-back froze the word first, the kernel got the whole reservation:
- * its offset moves back instead (SEEK_CUR adds to whatever other readers
- * did meanwhile), unless the fd is no longer this description's.
+ * A read that reserved bytes of the offset, up to the word end, got excess
+ * fewer of them (the file shrank, or the buffer faulted): give them back.
+ * The offset word is the sum of what readers reserved and relative seeks
+ * moved, so subtracting the difference stays right when others reserved or
+ * seeked after this read, where setting "start + what it got" would undo
+ * them; an absolute seek since (a new generation in the word) came after
+ * the read, and its target stands. If a hand-back froze the word with the
+ * whole reservation in it, the kernel's offset moves back instead (SEEK_CUR
+ * adds to whatever readers did since), with signals blocked so that no
+ * handler of this thread can give the number to another file in between,
+ * and only while the fd is still this description's.
  */
-static void give_back(int fd, struct mr_desc *desc, uint64_t excess)
+static void give_back(int fd, struct mr_desc *desc, uint64_t end,
+		      uint64_t excess)
 {
 	uint64_t word = atomic_load(&desc->offset);
+	struct blocked_mask saved;
 
 	do {
+		if ((word & MR_OFFSET_GEN) != (end & MR_OFFSET_GEN))
+			return;
 		if (word & MR_OFFSET_FROZEN) {
 			wait_settled(desc);
+			block_signals(&saved);
 			if (mr_fdtable_holds(fd, desc)) {
 				mr_sys_lseek(fd, -(off_t)excess, SEEK_CUR);
 				mr_count(MR_C_SYS_LSEEK, 1);
 			}
+			if (saved.blocked)
+				unblock_signals(&saved);
 			return;
 		}
+		/* Never below zero: an offset under what this read reserved
+		 * was set by a seek, whatever the generation says. */
+		if (mr_offset_of(word) < excess)
+			return;
 	} while (!atomic_compare_exchange_weak(&desc->offset, &word,
 					       word - excess));
 }
@@ -1111,9 +1173,11 @@ static ssize_t kernel_read_reserved(int fd, struct mr_desc *desc,
 	for (;;) {
 		if (word & MR_OFFSET_FROZEN)
 			return MR_PASS;
-		if (word + want >= MR_OFFSET_LIMIT)
+		if (mr_offset_of(word) + want >= MR_OFFSET_LIMIT)
 			return to_kernel(fd, desc, reason);
-		expect = word < desc->map_len ? desc->map_len - word : 0;
+		expect = mr_offset_of(word) < desc->map_len
+				 ? desc->map_len - mr_offset_of(word)
+				 : 0;
 		if (expect > want)
 			expect = want;
 		/* Nothing of it is mapped: whatever is there now (the file
@@ -1126,15 +1190,16 @@ static ssize_t kernel_read_reserved(int fd, struct mr_desc *desc,
 			break;
 	}
 	if (call->kind == READ_PLAIN)
-		ret = mr_real_pread(fd, call->buf, call->count, (off_t)word);
+		ret = mr_sys_pread(fd, call->buf, call->count,
+				    (off_t)mr_offset_of(word));
 	else
-		ret = mr_real_preadv2(fd, call->iov, call->iovcnt,
-				      (off_t)word, call->flags);
+		ret = mr_sys_preadv2(fd, call->iov, call->iovcnt,
+				      (off_t)mr_offset_of(word), call->flags);
 	/* An error moves nothing: the reservation goes back whole. */
 	got = ret > 0 ? (uint64_t)ret : 0;
 	expected_end = word + expect;
 	if (got < expect) {
-		give_back(fd, desc, expect - got);
+		give_back(fd, desc, expected_end, expect - got);
 	} else if (got > expect &&
 		   !atomic_compare_exchange_strong(&desc->offset, &expected_end,
 						   word + got)) {
@@ -1168,7 +1233,17 @@ static bool tail_is_file(int fd, const struct mr_desc *desc, uint64_t end,
 	if (next_page < desc->map_len)
 		return mr_copy_guarded(&byte, desc->map + next_page, 1) == 0;
 	mr_count(MR_C_SYS_FSTAT, 1);
-	return mr_sys_fstat(fd, &st) == 0 && (uint64_t)st.st_size >= end;
+	if (mr_sys_fstat(fd, &st) == 0 && (uint64_t)st.st_size >= end)
+		return true;
+	/*
+	 * fstat asks the fd's number, which another thread may have given
+	 * to another file (dup2) or closed since this read reserved its
+	 * bytes; the kernel would answer this read from the file it started
+	 * on, whose bytes were copied. The slot is emptied before the number
+	 * changes, so only a slot that still holds desc after the call
+	 * vouches for its answer.
+	 */
+	return !mr_fdtable_holds(fd, desc);
 }
 
 /* Whether the file shrank below the mapping (then it must pass through). */
@@ -1188,14 +1263,15 @@ static bool shrank(int fd, const struct mr_desc *desc)
  * would have left it. A file that shrank passes through from now on.
  */
 static ssize_t recover(int fd, struct mr_desc *desc, ssize_t kernel_ret,
-		       int kernel_errno, bool at_offset, size_t reserved)
+		       int kernel_errno, bool at_offset, uint64_t end,
+		       size_t reserved)
 {
 	uint64_t got = kernel_ret > 0 ? (uint64_t)kernel_ret : 0;
 
 	/* The kernel read at most what was reserved: same count, and a
 	 * file that grew meanwhile only shows past the mapping. */
 	if (at_offset && got < reserved)
-		give_back(fd, desc, reserved - got);
+		give_back(fd, desc, end, reserved - got);
 	if (shrank(fd, desc)) {
 		if (mr_trace_wants(MR_TRACE_SIGBUS))
 			mr_trace_record(MR_TRACE_SIGBUS, 0);
@@ -1324,17 +1400,18 @@ static int copy_out(int fd, const struct mr_desc *desc, void *buf,
  * one description each get their own bytes, as the kernel gives them.
  * false: the offset is frozen or the span is not inside the mapping.
  */
-static bool reserve(struct mr_desc *desc, size_t want, uint64_t *ret_pos)
+static bool reserve(struct mr_desc *desc, size_t want, uint64_t *ret_word)
 {
 	uint64_t word = atomic_load(&desc->offset);
 
 	do {
 		if ((word & MR_OFFSET_FROZEN) ||
-		    !mr_span_inside((int64_t)word, want, desc->map_len))
+		    !mr_span_inside((int64_t)mr_offset_of(word), want,
+				    desc->map_len))
 			return false;
 	} while (!atomic_compare_exchange_weak(&desc->offset, &word,
 					       word + want));
-	*ret_pos = word;
+	*ret_word = word;
 	return true;
 }
 
@@ -1344,7 +1421,7 @@ static ssize_t serve_read(int fd, struct mr_desc *desc,
 	void *buf = call->buf;
 	size_t count = call->count;
 	size_t want = mr_clamp_rw(count);
-	uint64_t pos;
+	uint64_t word, pos;
 	ssize_t ret;
 
 	/* The kernel checks the buffer's range even for a count of 0. */
@@ -1353,12 +1430,13 @@ static ssize_t serve_read(int fd, struct mr_desc *desc,
 					MMAPREAD_FB_UNUSUAL_CALL);
 	if (count == 0)
 		return 0;
-	if (!reserve(desc, want, &pos))
+	if (!reserve(desc, want, &word))
 		return kernel_read_reserved(fd, desc, call, want,
 					    MMAPREAD_FB_PAST_MAPPING);
+	pos = mr_offset_of(word);
 	if (copy_out(fd, desc, buf, pos, want) != 0) {
-		ret = mr_real_pread(fd, buf, count, (off_t)pos);
-		return recover(fd, desc, ret, errno, true, want);
+		ret = mr_sys_pread(fd, buf, count, (off_t)pos);
+		return recover(fd, desc, ret, errno, true, word + want, want);
 	}
 	mr_count_served(&desc->counters, MR_SERVED_READ, want);
 	if (__builtin_expect(mr_config()->verify, 0))
@@ -1373,7 +1451,7 @@ static ssize_t serve_read(int fd, struct mr_desc *desc,
  */
 static ssize_t served_slowly(int fd, struct mr_desc *desc, void *buf,
 			     size_t count, uint64_t pos, bool copied,
-			     bool at_offset)
+			     bool at_offset, uint64_t end)
 {
 	int saved_errno = errno;
 	ssize_t ret;
@@ -1385,8 +1463,8 @@ static ssize_t served_slowly(int fd, struct mr_desc *desc, void *buf,
 				count);
 		ret = (ssize_t)count;
 	} else {
-		ret = mr_real_pread(fd, buf, count, (off_t)pos);
-		ret = recover(fd, desc, ret, errno, at_offset, count);
+		ret = mr_sys_pread(fd, buf, count, (off_t)pos);
+		ret = recover(fd, desc, ret, errno, at_offset, end, count);
 	}
 	if (ret < 0) {
 		errno = (int)-ret;
@@ -1408,16 +1486,25 @@ static ssize_t served_slowly(int fd, struct mr_desc *desc, void *buf,
  */
 void mr_note_cancel(void)
 {
-	mr_fast_path_off = 1;
+	atomic_store_explicit(&cancel_seen, true, memory_order_relaxed);
 }
 
 /* The description for the hot path, with a reference, or NULL. */
 static inline struct mr_desc *fast_acquire(int fd, bool single)
 {
 	struct mr_desc *desc = mr_fdtable_peek(fd);
+	int state;
 
-	if (!desc || __builtin_expect(mr_fast_path_off, 0) ||
-	    !mr_guard_copy_known_allowed() ||
+	if (!desc)
+		return NULL;
+	/* Pool memory stays readable: look before taking a reference that
+	 * the slow path would only drop and take again. */
+	state = atomic_load_explicit(&desc->state, memory_order_relaxed);
+	if (state != MR_MAPPED && !(single && state == MR_WATCHING))
+		return NULL;
+	if (atomic_load_explicit(&fast_path_off, memory_order_relaxed) ||
+	    (single &&
+	     atomic_load_explicit(&cancel_seen, memory_order_relaxed)) ||
 	    !mr_desc_tryget_fast(desc, single))
 		return NULL;
 	/* The object may have been recycled between the load and the
@@ -1468,11 +1555,42 @@ static inline void fast_count(struct mr_desc *desc, enum mr_served_kind kind,
 	mr_bump_fast(&desc->counters.sizes[mr_size_bucket(count)], 1, single);
 }
 
+/*
+ * A read() of a description the policy watches, in a single-threaded
+ * process (no cancellation can unwind it: cancel_seen is set once
+ * pthread_cancel() was called): what dispatch() does for it, counted and
+ * marked in flight, the kernel answering. The request that reaches
+ * MMAPREAD_MAP_AFTER, and any the decision is busy with, take the full
+ * path, which decides.
+ */
+static ssize_t watched_read(int fd, struct mr_desc *desc, void *buf,
+			    size_t count, mr_read_fn *slow)
+{
+	ssize_t ret;
+
+	if (mr_policy_counts(count) &&
+	    atomic_load_explicit(&desc->watched_reads, memory_order_relaxed) +
+			    1 >=
+		    mr_config()->map_after) {
+		mr_desc_put_fast(desc, true);
+		return slow(fd, buf, count);
+	}
+	if (!watch_enter(desc)) {
+		mr_desc_put_fast(desc, true);
+		return slow(fd, buf, count);
+	}
+	note_request(desc, count);
+	ret = mr_real_read(fd, buf, count);
+	inflight_add(desc, -1);
+	mr_desc_put_fast(desc, true);
+	return ret;
+}
+
 ssize_t mr_read_fast(int fd, void *buf, size_t count, mr_read_fn *slow)
 {
 	bool single = __libc_single_threaded, copied;
 	struct mr_desc *desc;
-	uint64_t pos;
+	uint64_t word, pos;
 
 	if (mr_fdtable_untracked(fd))
 		return mr_real_read(fd, buf, count);
@@ -1482,13 +1600,19 @@ ssize_t mr_read_fast(int fd, void *buf, size_t count, mr_read_fn *slow)
 	desc = fast_acquire(fd, single);
 	if (!desc)
 		return slow(fd, buf, count);
-	pos = atomic_load_explicit(&desc->offset, memory_order_relaxed);
+	if (atomic_load_explicit(&desc->state, memory_order_acquire) ==
+		    MR_WATCHING &&
+	    single)
+		return watched_read(fd, desc, buf, count, slow);
+	word = atomic_load_explicit(&desc->offset, memory_order_relaxed);
+	pos = mr_offset_of(word);
 	if (__builtin_expect(atomic_load_explicit(&desc->state,
 						  memory_order_acquire) !=
 				     MR_MAPPED,
 			     0) ||
+	    !mr_guard_copy_known_allowed() ||
 	    !fast_span_ok(desc, buf, count, pos) ||
-	    !mr_offset_move(desc, pos, pos + count, single)) {
+	    !mr_offset_move(desc, word, word + count, single)) {
 		mr_desc_put_fast(desc, single);
 		return slow(fd, buf, count);
 	}
@@ -1496,7 +1620,7 @@ ssize_t mr_read_fast(int fd, void *buf, size_t count, mr_read_fn *slow)
 	if (__builtin_expect(!copied || ((unsigned char *)buf)[count - 1] == 0,
 			     0)) {
 		ssize_t ret = served_slowly(fd, desc, buf, count, pos, copied,
-					    true);
+					    true, word + count);
 
 		mr_desc_put_fast(desc, single);
 		return ret;
@@ -1524,7 +1648,8 @@ ssize_t mr_pread_fast(int fd, void *buf, size_t count, off_t off,
 						  memory_order_acquire) !=
 				     MR_MAPPED,
 			     0) ||
-	    off < 0 || !fast_span_ok(desc, buf, count, pos)) {
+	    !mr_guard_copy_known_allowed() || off < 0 ||
+	    !fast_span_ok(desc, buf, count, pos)) {
 		mr_desc_put_fast(desc, single);
 		return slow(fd, buf, count, off);
 	}
@@ -1532,7 +1657,7 @@ ssize_t mr_pread_fast(int fd, void *buf, size_t count, off_t off,
 	if (__builtin_expect(!copied || ((unsigned char *)buf)[count - 1] == 0,
 			     0)) {
 		ssize_t ret = served_slowly(fd, desc, buf, count, pos, copied,
-					    false);
+					    false, 0);
 
 		mr_desc_put_fast(desc, single);
 		return ret;
@@ -1559,8 +1684,8 @@ static ssize_t serve_pread(int fd, struct mr_desc *desc, void *buf,
 		return MR_PASS;
 	}
 	if (copy_out(fd, desc, buf, (uint64_t)pos, want) != 0) {
-		ret = mr_real_pread(fd, buf, count, pos);
-		return recover(fd, desc, ret, errno, false, want);
+		ret = mr_sys_pread(fd, buf, count, pos);
+		return recover(fd, desc, ret, errno, false, 0, want);
 	}
 	mr_count_served(&desc->counters, MR_SERVED_PREAD, want);
 	if (__builtin_expect(mr_config()->verify, 0))
@@ -1648,7 +1773,7 @@ static ssize_t serve_readv(int fd, struct mr_desc *desc,
 	int64_t pos = call->pos;
 	struct iovec copy[IOV_SERVED_MAX];
 	ssize_t total = call->flags ? -1 : iov_snapshot(iov, iovcnt, copy);
-	uint64_t start = (uint64_t)pos;
+	uint64_t start = (uint64_t)pos, word = 0;
 	size_t want;
 	ssize_t ret;
 
@@ -1670,16 +1795,18 @@ static ssize_t serve_readv(int fd, struct mr_desc *desc,
 	}
 	want = mr_clamp_rw((size_t)total);
 	if (at_offset) {
-		if (!reserve(desc, want, &start))
+		if (!reserve(desc, want, &word))
 			return kernel_read_reserved(fd, desc, call, want,
 						    MMAPREAD_FB_PAST_MAPPING);
+		start = mr_offset_of(word);
 	} else if (!mr_span_inside(pos, want, desc->map_len)) {
 		mr_count_fallback(MMAPREAD_FB_PAST_MAPPING);
 		return MR_PASS;
 	}
 	if (copy_out_iov(fd, desc, copy, start, want) != 0) {
-		ret = mr_real_preadv(fd, iov, iovcnt, (off_t)start);
-		return recover(fd, desc, ret, errno, at_offset, want);
+		ret = mr_sys_preadv2(fd, iov, iovcnt, (off_t)start, 0);
+		return recover(fd, desc, ret, errno, at_offset, word + want,
+			       want);
 	}
 	mr_count_served(&desc->counters, MR_SERVED_READV, want);
 	if (__builtin_expect(mr_config()->verify, 0))
@@ -1911,14 +2038,24 @@ static off_t serve_lseek(int fd, struct mr_desc *desc, off_t off, int whence)
 			return MR_PASS;
 		if (whence == SEEK_CUR && off == 0) {
 			mr_count_served(&desc->counters, MR_SERVED_LSEEK, 0);
-			return (off_t)word;
+			return (off_t)mr_offset_of(word);
 		}
-		err = mr_seek_target((int64_t)word, off, whence, &target);
+		err = mr_seek_target((int64_t)mr_offset_of(word), off, whence,
+				     &target);
 		if (err == -EINVAL)
 			return -EINVAL;
 		if (err == 0 && (uint64_t)target <= desc->map_len) {
+			/* Relative moves keep the generation (see
+			 * mr_desc.h); absolute ones start a new one. */
+			uint64_t moved =
+				whence == SEEK_CUR
+					? mr_offset_moved(word,
+							  (uint64_t)target)
+					: mr_offset_reseek(word,
+							   (uint64_t)target);
+
 			if (atomic_compare_exchange_weak(&desc->offset, &word,
-							 (uint64_t)target)) {
+							 moved)) {
 				mr_count_served(&desc->counters, MR_SERVED_LSEEK, 0);
 				return target;
 			}
@@ -1935,8 +2072,9 @@ static off_t serve_lseek(int fd, struct mr_desc *desc, off_t off, int whence)
 				     (uint64_t)ret);
 			return ret;
 		}
-		if (atomic_compare_exchange_strong(&desc->offset, &word,
-						   (uint64_t)ret))
+		if (atomic_compare_exchange_strong(
+			    &desc->offset, &word,
+			    mr_offset_reseek(word, (uint64_t)ret)))
 			return ret;
 	}
 }

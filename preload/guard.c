@@ -31,7 +31,11 @@
  * way (preempted, or asleep in a page fault) can read the tail of a page
  * just zeroed by a truncation and, when it resumes, the pages the writer
  * has since put back after it, and return zeros the file never held. The
- * kernel's read copies each page in one go. If the thread is descheduled or
+ * kernel's read has the same window, but only for as long as its copy of a
+ * page takes (it cannot be preempted there); a restart closes the long
+ * windows, those of a stall, and leaves the short one the kernel has too
+ * (hardware interrupts and a hypervisor's pauses abort nothing, in the
+ * kernel's copy or ours). If the thread is descheduled or
  * gets a signal inside the sequence, the kernel resumes it at the abort
  * label, which goes back to the start of the page before the one it was
  * in (the only page that can hold such zeros) and copies on from there. A

@@ -341,3 +341,16 @@ ssize_t mr_sys_write(int fd, const void *buf, size_t count)
 {
 	return syscall(SYS_write, fd, buf, count);
 }
+
+ssize_t mr_sys_pread(int fd, void *buf, size_t count, off_t off)
+{
+	return syscall(SYS_pread64, fd, buf, count, off);
+}
+
+ssize_t mr_sys_preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off,
+		       int flags)
+{
+	/* The offset goes in two halves, low first, as glibc passes it. */
+	return syscall(SYS_preadv2, fd, iov, iovcnt, (unsigned long)off,
+		       (unsigned long)((uint64_t)off >> 32), flags);
+}

@@ -197,8 +197,12 @@ static void read_round(void)
 				flag_raise(&chunks_reached);
 			continue;
 		}
-		if (n == 0 && !atomic_load(&acted)) {
-			/* At the end before the act: read again after it. */
+		if (n == 0 && !after_act) {
+			/* An end met by a read that began before the act
+			 * returned may be the old file's: read again after
+			 * the act. (Asking `acted` after the read would count
+			 * the old file's end as the last word whenever the
+			 * act lands between the read and that load.) */
 			wait_flag(&acted);
 			continue;
 		}
