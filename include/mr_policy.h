@@ -18,8 +18,13 @@
 
 #include "mmapread.h"
 
-/* Requests above this gain next to nothing from a mapping (1.02-1.2x). */
-#define MR_POLICY_SMALL_REQUEST (64u * 1024)
+/*
+ * Requests above this gain next to nothing from a mapping, or lose
+ * (scripts/bench, CPU time, fresh / readahead page-cache layout: 16 KiB
+ * 1.02x / 1.15x, 64 KiB 0.94x / 1.03x, whole 16 MiB files read 64 KiB at a
+ * time 0.85x / 0.88x): they do not count towards mapping a file.
+ */
+#define MR_POLICY_SMALL_REQUEST (16u * 1024)
 /*
  * How many small requests a description shows before its file is examined
  * is MMAPREAD_MAP_AFTER (default 48, see mr_config.h): mapping, faulting in

@@ -187,12 +187,13 @@ static void test_user_range_ok(void **state)
 static void test_policy_counts(void **state)
 {
 	(void)state;
-	assert_int_equal(MR_POLICY_SMALL_REQUEST, 64 * 1024);
+	assert_int_equal(MR_POLICY_SMALL_REQUEST, 16 * 1024);
 	assert_false(mr_policy_counts(0));
 	assert_true(mr_policy_counts(1));
 	assert_true(mr_policy_counts(4096));
-	assert_true(mr_policy_counts(64 * 1024));
-	assert_false(mr_policy_counts(64 * 1024 + 1));
+	assert_true(mr_policy_counts(16 * 1024));
+	assert_false(mr_policy_counts(16 * 1024 + 1));
+	assert_false(mr_policy_counts(64 * 1024));
 	assert_false(mr_policy_counts(SIZE_MAX));
 }
 
