@@ -78,7 +78,7 @@ struct mr_desc {
 
 	_Atomic int state;              /* enum mr_state */
 	_Atomic int deciding;           /* one thread runs the policy */
-	_Atomic int inflight;           /* calls moving the kernel offset */
+	_Atomic uint32_t inflight;      /* calls moving the kernel offset */
 	/* Handed back after being mapped, for a reason that leaves the
 	 * mapping good for pread()s, which never touch the offset. */
 	_Atomic bool positional_ok;
@@ -125,7 +125,11 @@ static inline bool mr_desc_tryget_fast(struct mr_desc *desc, bool single)
 {
 	uint32_t refs = atomic_load_explicit(&desc->refs, memory_order_acquire);
 
-	return refs && mr_cas_u32(&desc->refs, &refs, refs + 1, single);
+	/* A failed compare-and-swap left the count it found in refs. */
+	while (refs)
+		if (mr_cas_u32(&desc->refs, &refs, refs + 1, single))
+			return true;
+	return false;
 }
 
 static inline void mr_desc_put_fast(struct mr_desc *desc, bool single)

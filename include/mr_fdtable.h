@@ -30,17 +30,15 @@ extern struct mr_desc *_Atomic mr_fdtable_direct[MR_FDTABLE_DIRECT];
 extern __thread pid_t mr_fdtable_vfork_parent;
 
 /*
- * For the hot path: fd's description when fd is below MR_FDTABLE_DIRECT
- * and the table is this process's (NULL otherwise: ask the slow path). No
- * reference is taken: the caller takes one and checks the slot again.
+ * For the hot path: whether fd's slot is a direct one (below
+ * MR_FDTABLE_DIRECT) in this process's table; then the slot,
+ * mr_fdtable_direct[fd], says at once whether fd is tracked (no reference
+ * taken: the caller takes one and checks the slot again).
  */
-static inline struct mr_desc *mr_fdtable_peek(int fd)
+static inline bool mr_fdtable_direct_ok(int fd)
 {
-	if ((unsigned int)fd >= MR_FDTABLE_DIRECT ||
-	    __builtin_expect(mr_fdtable_vfork_parent != 0, 0))
-		return NULL;
-	return atomic_load_explicit(&mr_fdtable_direct[fd],
-				    memory_order_acquire);
+	return (unsigned int)fd < MR_FDTABLE_DIRECT &&
+	       !__builtin_expect(mr_fdtable_vfork_parent != 0, 0);
 }
 
 /* The description behind fd with a reference taken, or NULL. */
@@ -62,18 +60,6 @@ void mr_fdtable_forget(int fd);
 /* Empty fd's slot if it still points at desc (dropping the slot's
  * reference): true if it did. */
 bool mr_fdtable_forget_if(int fd, struct mr_desc *desc);
-
-/*
- * For the hot path: whether fd is below MR_FDTABLE_DIRECT, the table is
- * this process's, and fd has no entry: its calls go straight to libc.
- */
-static inline bool mr_fdtable_untracked(int fd)
-{
-	return (unsigned int)fd < MR_FDTABLE_DIRECT &&
-	       !__builtin_expect(mr_fdtable_vfork_parent != 0, 0) &&
-	       !atomic_load_explicit(&mr_fdtable_direct[fd],
-				     memory_order_relaxed);
-}
 
 /* Empty every slot in [first, last]. */
 void mr_fdtable_forget_range(unsigned int first, unsigned int last);

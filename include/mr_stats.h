@@ -76,22 +76,10 @@ static inline unsigned int mr_size_bucket(size_t n)
 
 /*
  * A relaxed increment, without the locked instruction while the process
- * has a single thread (a signal handler interrupting the load and store
- * can lose one count; these are statistics).
+ * has a single thread (one add instruction is atomic against this thread's
+ * signal handlers, see mr_atomic.h); single: __libc_single_threaded, read
+ * once by a caller that has it already.
  */
-static inline void mr_bump(_Atomic uint64_t *counter, uint64_t n)
-{
-	if (__libc_single_threaded)
-		atomic_store_explicit(counter,
-				      atomic_load_explicit(
-					      counter, memory_order_relaxed) + n,
-				      memory_order_relaxed);
-	else
-		atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
-}
-
-/* mr_bump() for the hot path: single is __libc_single_threaded, read once
- * by the caller; one add instruction is atomic against signal handlers. */
 static inline void mr_bump_fast(_Atomic uint64_t *counter, uint64_t n,
 				bool single)
 {
@@ -99,6 +87,11 @@ static inline void mr_bump_fast(_Atomic uint64_t *counter, uint64_t n,
 		__asm__ volatile("addq %1, %0" : "+m"(*counter) : "er"(n));
 	else
 		atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+static inline void mr_bump(_Atomic uint64_t *counter, uint64_t n)
+{
+	mr_bump_fast(counter, n, __libc_single_threaded);
 }
 
 static inline void mr_count_served(struct mr_file_counters *c,

@@ -676,18 +676,8 @@ static void hand_back_for_close(int fd, struct mr_desc *desc, void *arg)
 
 static void drop_fd(int fd)
 {
-	struct mr_desc *desc;
+	struct mr_desc *desc = mr_fdtable_acquire(fd);
 
-	/* Nothing to hand back unless mapped: then only the slot goes. */
-	if (mr_fdtable_untracked(fd))
-		return;
-	desc = mr_fdtable_peek(fd);
-	if (desc && atomic_load(&desc->state) == MR_WATCHING &&
-	    mr_single()) {
-		mr_fdtable_forget(fd);
-		return;
-	}
-	desc = mr_fdtable_acquire(fd);
 	if (!desc)
 		return;
 	hand_back_for_close(fd, desc, NULL);
@@ -760,17 +750,10 @@ static void give_up(struct mr_desc *desc, enum mmapread_fallback reason)
  * concurrent read is about to change (a Dekker pair with decide()), and
  * re-check the state: a decision may have completed in between.
  */
-/* inflight += n; without the lock prefix while the process has one thread
- * (against this thread's signal handlers one instruction is atomic). */
+/* inflight += n (see mr_atomic.h). */
 static void inflight_add(struct mr_desc *desc, int n)
 {
-	if (__libc_single_threaded)
-		__asm__ volatile("addl %1, %0"
-				 : "+m"(desc->inflight)
-				 : "ri"(n)
-				 : "memory");
-	else
-		atomic_fetch_add(&desc->inflight, n);
+	mr_add_u32(&desc->inflight, (uint32_t)n, mr_single());
 }
 
 static bool watch_enter(struct mr_desc *desc)
@@ -1378,17 +1361,27 @@ static void verify_served_iov(int fd, uint64_t pos, const struct iovec *iov,
 	}
 }
 
+/* The copy from the mapping; true when it went through (tail unchecked). */
+static inline bool copy_from_map(const struct mr_desc *desc, void *buf,
+				 uint64_t pos, size_t count)
+{
+	if (mr_copy_guarded(buf, desc->map + pos, count) != 0)
+		return false;
+#ifdef MR_TEST_SEED_WRONG_BYTE
+	/* A seeded bug, only in tests/report's copy of the library: the byte
+	 * at file offset 4096 is served wrong, for MMAPREAD_VERIFY (and the
+	 * walk-through's comparison) to find. */
+	if (pos <= 4096 && 4096 < pos + count)
+		((unsigned char *)buf)[4096 - pos] ^= 0x5a;
+#endif
+	return true;
+}
+
 static int copy_out(int fd, const struct mr_desc *desc, void *buf,
 		    uint64_t pos, size_t n)
 {
-	if (mr_copy_guarded(buf, desc->map + pos, n) != 0)
+	if (!copy_from_map(desc, buf, pos, n))
 		return -1;
-#ifdef MR_TEST_SEED_WRONG_BYTE
-	/* A seeded bug, only in tests/report's copy of the library: the byte
-	 * at file offset 4096 is served wrong, for MMAPREAD_VERIFY to find. */
-	if (pos <= 4096 && 4096 < pos + n)
-		((unsigned char *)buf)[4096 - pos] ^= 0x5a;
-#endif
 	return tail_is_file(fd, desc, pos + n,
 			    ((const unsigned char *)buf)[n - 1])
 		       ? 0
@@ -1490,13 +1483,11 @@ void mr_note_cancel(void)
 }
 
 /* The description for the hot path, with a reference, or NULL. */
-static inline struct mr_desc *fast_acquire(int fd, bool single)
+static inline struct mr_desc *fast_acquire(int fd, struct mr_desc *desc,
+					  bool single)
 {
-	struct mr_desc *desc = mr_fdtable_peek(fd);
 	int state;
 
-	if (!desc)
-		return NULL;
 	/* Pool memory stays readable: look before taking a reference that
 	 * the slow path would only drop and take again. */
 	state = atomic_load_explicit(&desc->state, memory_order_relaxed);
@@ -1531,20 +1522,6 @@ static inline bool fast_span_ok(const struct mr_desc *desc, const void *buf,
 	return count - 1 < MR_MAX_RW_COUNT &&
 	       (uintptr_t)buf <= MR_USER_ADDR_END - count &&
 	       pos + count <= desc->map_len;
-}
-
-/* The hot path's copy; true when it went through. */
-static inline bool fast_copy(const struct mr_desc *desc, void *buf,
-			     uint64_t pos, size_t count)
-{
-	if (mr_copy_guarded(buf, desc->map + pos, count) != 0)
-		return false;
-#ifdef MR_TEST_SEED_WRONG_BYTE
-	/* The seeded bug of copy_out(), on this path too. */
-	if (pos <= 4096 && 4096 < pos + count)
-		((unsigned char *)buf)[4096 - pos] ^= 0x5a;
-#endif
-	return true;
 }
 
 static inline void fast_count(struct mr_desc *desc, enum mr_served_kind kind,
@@ -1592,12 +1569,16 @@ ssize_t mr_read_fast(int fd, void *buf, size_t count, mr_read_fn *slow)
 	struct mr_desc *desc;
 	uint64_t word, pos;
 
-	if (mr_fdtable_untracked(fd))
+	if (!mr_fdtable_direct_ok(fd))
+		return slow(fd, buf, count);
+	desc = atomic_load_explicit(&mr_fdtable_direct[fd],
+				    memory_order_acquire);
+	if (!desc)
 		return mr_real_read(fd, buf, count);
 	/* Before any reference or reservation: cancellation unwinds. */
 	if (!single)
 		pthread_testcancel();
-	desc = fast_acquire(fd, single);
+	desc = fast_acquire(fd, desc, single);
 	if (!desc)
 		return slow(fd, buf, count);
 	if (atomic_load_explicit(&desc->state, memory_order_acquire) ==
@@ -1616,7 +1597,7 @@ ssize_t mr_read_fast(int fd, void *buf, size_t count, mr_read_fn *slow)
 		mr_desc_put_fast(desc, single);
 		return slow(fd, buf, count);
 	}
-	copied = fast_copy(desc, buf, pos, count);
+	copied = copy_from_map(desc, buf, pos, count);
 	if (__builtin_expect(!copied || ((unsigned char *)buf)[count - 1] == 0,
 			     0)) {
 		ssize_t ret = served_slowly(fd, desc, buf, count, pos, copied,
@@ -1637,11 +1618,15 @@ ssize_t mr_pread_fast(int fd, void *buf, size_t count, off_t off,
 	struct mr_desc *desc;
 	uint64_t pos = (uint64_t)off;
 
-	if (mr_fdtable_untracked(fd))
+	if (!mr_fdtable_direct_ok(fd))
+		return slow(fd, buf, count, off);
+	desc = atomic_load_explicit(&mr_fdtable_direct[fd],
+				    memory_order_acquire);
+	if (!desc)
 		return mr_real_pread(fd, buf, count, off);
 	if (!single)
 		pthread_testcancel();
-	desc = fast_acquire(fd, single);
+	desc = fast_acquire(fd, desc, single);
 	if (!desc)
 		return slow(fd, buf, count, off);
 	if (__builtin_expect(atomic_load_explicit(&desc->state,
@@ -1653,7 +1638,7 @@ ssize_t mr_pread_fast(int fd, void *buf, size_t count, off_t off,
 		mr_desc_put_fast(desc, single);
 		return slow(fd, buf, count, off);
 	}
-	copied = fast_copy(desc, buf, pos, count);
+	copied = copy_from_map(desc, buf, pos, count);
 	if (__builtin_expect(!copied || ((unsigned char *)buf)[count - 1] == 0,
 			     0)) {
 		ssize_t ret = served_slowly(fd, desc, buf, count, pos, copied,
@@ -1853,30 +1838,7 @@ static ssize_t serve(int fd, struct mr_desc *desc, const struct read_call *call)
 static void put_desc(struct mr_desc **desc)
 {
 	if (*desc)
-		mr_desc_put_fast(*desc, __libc_single_threaded);
-}
-
-/* mr_fdtable_acquire() for the calls that read and seek: the same, without
- * locked instructions while the process has one thread. */
-static struct mr_desc *acquire_fd(int fd)
-{
-	struct mr_desc *desc;
-
-	if (!__libc_single_threaded || (unsigned int)fd >= MR_FDTABLE_DIRECT ||
-	    mr_fdtable_vfork_parent)
-		return mr_fdtable_acquire(fd);
-	for (;;) {
-		desc = atomic_load_explicit(&mr_fdtable_direct[fd],
-					    memory_order_acquire);
-		if (!desc)
-			return NULL;
-		if (mr_desc_tryget_fast(desc, true)) {
-			if (atomic_load_explicit(&mr_fdtable_direct[fd],
-						 memory_order_acquire) == desc)
-				return desc;
-			mr_desc_put_fast(desc, true);
-		}
-	}
+		mr_desc_put(*desc);
 }
 
 static ssize_t watched_call(int fd, struct mr_desc *desc,
@@ -1890,7 +1852,7 @@ static ssize_t watched_call(int fd, struct mr_desc *desc,
 static ssize_t dispatch(int fd, const struct read_call *call)
 {
 	struct mr_desc *desc __attribute__((cleanup(put_desc))) =
-		acquire_fd(fd);
+		mr_fdtable_acquire(fd);
 	bool noted = false;
 	ssize_t ret;
 
@@ -2082,7 +2044,7 @@ static off_t serve_lseek(int fd, struct mr_desc *desc, off_t off, int whence)
 off_t mr_lseek(int fd, off_t off, int whence)
 {
 	struct mr_desc *desc __attribute__((cleanup(put_desc))) =
-		acquire_fd(fd);
+		mr_fdtable_acquire(fd);
 	off_t ret;
 
 	while (desc) {
@@ -2117,7 +2079,7 @@ off_t mr_lseek(int fd, off_t off, int whence)
 ssize_t mr_offset_call(int fd, ssize_t (*call)(void *args), void *args)
 {
 	struct mr_desc *desc __attribute__((cleanup(put_desc))) =
-		acquire_fd(fd);
+		mr_fdtable_acquire(fd);
 	ssize_t ret;
 
 	while (desc) {

@@ -133,14 +133,7 @@ struct mr_desc *mr_desc_new(int open_flags)
 
 bool mr_desc_tryget(struct mr_desc *desc)
 {
-	uint32_t refs = atomic_load_explicit(&desc->refs, memory_order_acquire);
-	bool single = mr_single();
-
-	do {
-		if (refs == 0)
-			return false;
-	} while (!mr_cas_u32(&desc->refs, &refs, refs + 1, single));
-	return true;
+	return mr_desc_tryget_fast(desc, mr_single());
 }
 
 void mr_desc_get(struct mr_desc *desc)
@@ -150,8 +143,7 @@ void mr_desc_get(struct mr_desc *desc)
 
 void mr_desc_put(struct mr_desc *desc)
 {
-	if (mr_add_u32(&desc->refs, (uint32_t)-1, mr_single()) == 1)
-		mr_desc_release(desc);
+	mr_desc_put_fast(desc, mr_single());
 }
 
 void mr_desc_release(struct mr_desc *desc)
