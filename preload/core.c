@@ -1136,65 +1136,6 @@ static void give_back(int fd, struct mr_desc *desc, uint64_t end,
 					       word - excess));
 }
 
-/*
- * An offset-moving read of a known size that the kernel must answer (it
- * reaches past the mapping, or this thread may not fault). What the
- * mapping says is there is reserved first, as for a served read, so that
- * concurrent readers start after it and a concurrent lseek never sees the
- * offset move back; the kernel's answer then differs from that only if
- * the file grew or shrank, and the offset is adjusted to it. If another
- * reader reserved meanwhile, the description goes to the kernel for good,
- * as it does for a read that starts at or past the mapped end.
- */
-static ssize_t kernel_read_reserved(int fd, struct mr_desc *desc,
-				    const struct read_call *call, size_t want,
-				    enum mmapread_fallback reason)
-{
-	uint64_t word = atomic_load(&desc->offset), expect, expected_end, got;
-	ssize_t ret;
-
-	for (;;) {
-		if (word & MR_OFFSET_FROZEN)
-			return MR_PASS;
-		if (mr_offset_of(word) + want >= MR_OFFSET_LIMIT)
-			return to_kernel(fd, desc, reason);
-		expect = mr_offset_of(word) < desc->map_len
-				 ? desc->map_len - mr_offset_of(word)
-				 : 0;
-		if (expect > want)
-			expect = want;
-		/* Nothing of it is mapped: whatever is there now (the file
-		 * grew), only the kernel's position lock hands it out
-		 * exactly once among concurrent readers. */
-		if (!expect)
-			return to_kernel(fd, desc, reason);
-		if (atomic_compare_exchange_weak(&desc->offset, &word,
-						 word + expect))
-			break;
-	}
-	if (call->kind == READ_PLAIN)
-		ret = mr_sys_pread(fd, call->buf, call->count,
-				    (off_t)mr_offset_of(word));
-	else
-		ret = mr_sys_preadv2(fd, call->iov, call->iovcnt,
-				      (off_t)mr_offset_of(word), call->flags);
-	/* An error moves nothing: the reservation goes back whole. */
-	got = ret > 0 ? (uint64_t)ret : 0;
-	expected_end = word + expect;
-	if (got < expect) {
-		give_back(fd, desc, expected_end, expect - got);
-	} else if (got > expect &&
-		   !atomic_compare_exchange_strong(&desc->offset, &expected_end,
-						   word + got)) {
-		/* The file grew, but what follows the reservation went to
-		 * another reader: this read ends where the file did when it
-		 * was mapped, as a read that came first would have. */
-		ret = (ssize_t)expect;
-	}
-	mr_count_fallback(reason);
-	return ret < 0 ? -errno : ret;
-}
-
 /* ---- serving from the mapping ----------------------------------------- */
 
 /*
@@ -1424,8 +1365,7 @@ static ssize_t serve_read(int fd, struct mr_desc *desc,
 	if (count == 0)
 		return 0;
 	if (!reserve(desc, want, &word))
-		return kernel_read_reserved(fd, desc, call, want,
-					    MMAPREAD_FB_PAST_MAPPING);
+		return to_kernel(fd, desc, MMAPREAD_FB_PAST_MAPPING);
 	pos = mr_offset_of(word);
 	if (copy_out(fd, desc, buf, pos, want) != 0) {
 		ret = mr_sys_pread(fd, buf, count, (off_t)pos);
@@ -1781,8 +1721,7 @@ static ssize_t serve_readv(int fd, struct mr_desc *desc,
 	want = mr_clamp_rw((size_t)total);
 	if (at_offset) {
 		if (!reserve(desc, want, &word))
-			return kernel_read_reserved(fd, desc, call, want,
-						    MMAPREAD_FB_PAST_MAPPING);
+			return to_kernel(fd, desc, MMAPREAD_FB_PAST_MAPPING);
 		start = mr_offset_of(word);
 	} else if (!mr_span_inside(pos, want, desc->map_len)) {
 		mr_count_fallback(MMAPREAD_FB_PAST_MAPPING);
@@ -1807,13 +1746,6 @@ static ssize_t serve(int fd, struct mr_desc *desc, const struct read_call *call)
 	 * cleanup handlers in dispatch() release our reference. */
 	pthread_testcancel();
 	if (!mr_guard_copy_allowed()) {
-		/* Only a plain read's size is known without touching the
-		 * program's memory, which this thread may not fault on. */
-		if (call->kind == READ_PLAIN &&
-		    mr_user_range_ok(call->buf, call->count))
-			return kernel_read_reserved(
-				fd, desc, call, mr_clamp_rw(call->count),
-				MMAPREAD_FB_SIGNALS_BLOCKED);
 		if (moves_offset(call))
 			return to_kernel(fd, desc,
 					 MMAPREAD_FB_SIGNALS_BLOCKED);

@@ -12,8 +12,9 @@
  * close_range(), writes, appends, truncations and fallocate() through the
  * same or another fd, truncate() by name (as another process would), the
  * kernel reading the fd (sendfile(),
- * copy_file_range()), stdio on a borrowed fd or by name, and reads in a
- * forked child, in orders nobody would pick.
+ * copy_file_range()), stdio on a borrowed fd or by name, reads in a
+ * forked child, and threads reading one fd at once, in orders nobody would
+ * pick.
  * Every call prints one line: its arguments, result, errno and a checksum
  * of the bytes read.
  *
@@ -24,6 +25,7 @@
  * an empty slot holds -1, whose EBADF is as comparable as any other result.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -468,6 +470,82 @@ static void op_fork_read(void)
 	print_result(res.r, res.err);
 }
 
+/*
+ * 2-4 threads read() the same fd at once, n bytes each. Which thread gets
+ * which bytes is the scheduler's choice, so only what the kernel fixes is
+ * printed: the counts sorted, the sum of every byte read (the reads cover
+ * one range from the offset on, each byte once, however they split it),
+ * and the offset after.
+ */
+#define READ_THREADS_MAX 4
+
+struct thread_read {
+	int fd;
+	size_t n;
+	ssize_t r;
+	int err;
+	uint64_t byte_sum;
+	unsigned char data[MAX_IO];
+};
+
+static struct thread_read thread_reads[READ_THREADS_MAX];
+
+static void *thread_read_one(void *arg)
+{
+	struct thread_read *t = arg;
+
+	t->r = read(t->fd, t->data, t->n);
+	t->err = t->r < 0 ? errno : 0;
+	t->byte_sum = 0;
+	for (ssize_t i = 0; i < t->r; i++)
+		t->byte_sum += t->data[i];
+	return NULL;
+}
+
+static int compare_ssize(const void *a, const void *b)
+{
+	ssize_t x = *(const ssize_t *)a, y = *(const ssize_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void op_threads_read(void)
+{
+	pthread_t threads[READ_THREADS_MAX];
+	ssize_t counts[READ_THREADS_MAX];
+	int s = pick_slot();
+	int nthreads = 2 + (int)below(READ_THREADS_MAX - 1);
+	size_t n = io_size();
+	uint64_t byte_sum = 0;
+	int err = 0;
+
+	if (n > MAX_IO)
+		n = MAX_IO;
+	for (int i = 0; i < nthreads; i++) {
+		thread_reads[i].fd = slots[s];
+		thread_reads[i].n = n;
+		if (pthread_create(&threads[i], NULL, thread_read_one,
+				   &thread_reads[i]) != 0) {
+			perror("pthread_create");
+			exit(2);
+		}
+	}
+	for (int i = 0; i < nthreads; i++) {
+		pthread_join(threads[i], NULL);
+		counts[i] = thread_reads[i].r;
+		byte_sum += thread_reads[i].byte_sum;
+		if (thread_reads[i].err)
+			err = thread_reads[i].err;
+	}
+	qsort(counts, (size_t)nthreads, sizeof(counts[0]), compare_ssize);
+	printf("threads-read slot %d threads %d n %zu counts", s, nthreads, n);
+	for (int i = 0; i < nthreads; i++)
+		printf(" %zd", counts[i]);
+	printf(" bytes %" PRIu64 " off %lld", byte_sum,
+	       (long long)lseek(slots[s], 0, SEEK_CUR));
+	print_result(counts[nthreads - 1] < 0 ? -1 : 0, err);
+}
+
 /* preadv2(): an offset of -1 reads at (and moves) the file offset. */
 static void op_preadv2(void)
 {
@@ -819,7 +897,11 @@ int main(int argc, char **argv)
 			op_truncate_path();
 			break;
 		default:
-			op_open();
+			/* Threads are slow too: half of these. */
+			if (below(2) == 0)
+				op_threads_read();
+			else
+				op_open();
 			break;
 		}
 	}
