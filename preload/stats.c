@@ -112,6 +112,15 @@ struct file_entry {
 
 static struct file_entry files[FILES_MAX];
 static struct file_entry other_files;
+/*
+ * The slots claimed so far, in claim order: the table is 4 MiB of BSS, and
+ * a walk over all of it (a forked child's restart, the report) would fault
+ * in every page of it - a thousand faults a fork. Entries are the slot's
+ * index + 1: 0 is a claim whose index is not written yet (its claimer was
+ * interrupted), skipped.
+ */
+static uint16_t claimed[FILES_MAX];
+static _Atomic unsigned int nclaimed;
 
 static struct file_entry *file_entry_for(const struct mr_file_id *id)
 {
@@ -127,6 +136,8 @@ static struct file_entry *file_entry_for(const struct mr_file_id *id)
 		    atomic_compare_exchange_strong(&e->state, &state,
 						   SLOT_FILLING)) {
 			e->id = *id;
+			claimed[atomic_fetch_add(&nclaimed, 1)] =
+				(uint16_t)(e - files + 1);
 			atomic_store_explicit(&e->state, SLOT_READY,
 					      memory_order_release);
 			return e;
@@ -143,6 +154,21 @@ static struct file_entry *file_entry_for(const struct mr_file_id *id)
 			return e;
 	}
 	return &other_files;
+}
+
+static unsigned int claimed_count(void)
+{
+	unsigned int n = atomic_load(&nclaimed);
+
+	return n < FILES_MAX ? n : FILES_MAX;
+}
+
+/* The i-th claimed slot, or NULL while its claim is being listed. */
+static struct file_entry *claimed_slot(unsigned int i)
+{
+	uint16_t listed = __atomic_load_n(&claimed[i], __ATOMIC_RELAXED);
+
+	return listed ? &files[listed - 1] : NULL;
 }
 
 static uint64_t take(_Atomic uint64_t *counter)
@@ -459,16 +485,19 @@ static unsigned int top_files(const struct file_entry **ret_top,
 			      unsigned int want, struct file_entry *ret_rest,
 			      uint64_t *ret_rest_files)
 {
-	unsigned int n = 0;
+	unsigned int n = 0, nslots = claimed_count();
 
 	memset(ret_rest, 0, sizeof(*ret_rest));
 	*ret_rest_files = 0;
-	for (unsigned int i = 0; i <= FILES_MAX; i++) {
-		const struct file_entry *e = i < FILES_MAX ? &files[i]
-							   : &other_files;
+
+	for (unsigned int i = 0; i <= nslots; i++) {
+		const struct file_entry *e = i < nslots ? claimed_slot(i)
+							: &other_files;
 		const struct file_entry *out = NULL;
 		uint64_t avoided;
 
+		if (!e)
+			continue;
 		if (e != &other_files &&
 		    atomic_load_explicit(&e->state, memory_order_acquire) !=
 			    SLOT_READY)
@@ -812,9 +841,13 @@ static void forget_live(struct mr_desc *desc, void *arg)
 /* Counting starts again at zero (the files keep their slots). */
 static void restart_counts(void)
 {
-	for (unsigned int i = 0; i <= FILES_MAX; i++) {
-		struct file_entry *e = i < FILES_MAX ? &files[i] : &other_files;
+	unsigned int n = claimed_count();
 
+	for (unsigned int i = 0; i <= n; i++) {
+		struct file_entry *e = i < n ? claimed_slot(i) : &other_files;
+
+		if (!e)
+			continue;
 		take(&e->opens);
 		forget_counters(&e->c);
 	}
