@@ -7,7 +7,7 @@
  * Environment variables: MMAPREAD_DISABLE, MMAPREAD_STATS, MMAPREAD_STATS_FILE,
  * MMAPREAD_STATS_FORMAT, MMAPREAD_TOP, MMAPREAD_VERIFY, MMAPREAD_MAX_SIZE,
  * MMAPREAD_MIN_SIZE, MMAPREAD_INCLUDE, MMAPREAD_EXCLUDE, MMAPREAD_MAP_AFTER,
- * MMAPREAD_PRINT_CONFIG (README.md and mmapread(1) say what each takes;
+ * MMAPREAD_STDIO, MMAPREAD_PRINT_CONFIG (README.md and mmapread(1) say what each takes;
  * MMAPREAD_PRINT_CONFIG=1 lists them with their values). Each bad value
  * prints one line naming the variable, and the default is kept.
  */
@@ -45,6 +45,7 @@ enum mmapread_fallback {
 	MMAPREAD_FB_TABLE_FULL,    /* no memory for the fd table */
 	MMAPREAD_FB_EXCLUDED,      /* MMAPREAD_INCLUDE/MMAPREAD_EXCLUDE path rules */
 	MMAPREAD_FB_TOO_SMALL,     /* below MMAPREAD_MIN_SIZE */
+	MMAPREAD_FB_STDIO_CALL,    /* a stdio call mmapread does not serve */
 	MMAPREAD_FB_COUNT
 };
 
@@ -59,6 +60,11 @@ struct mmapread_stats {
 	uint64_t files_mapped;
 	uint64_t bytes_mapped;
 	uint64_t fallbacks[MMAPREAD_FB_COUNT];
+	/* MMAPREAD_STDIO: fgets/getline/fread/getc... calls on served
+	 * streams, and their buffer refills served from a mapping (each one
+	 * a read() system call saved, also counted in reads_served). */
+	uint64_t stdio_reads;
+	uint64_t stdio_refills;
 };
 
 /*

@@ -21,6 +21,7 @@ struct mr_config {
 	bool stats;
 	bool verify;
 	bool print_config;
+	bool stdio;
 	uint64_t max_size;
 	uint64_t min_size;
 	uint64_t map_after;

@@ -99,6 +99,22 @@ void mr_fork_gate_reset_in_child(void);
 /* Bring the kernel's offset up to date, for one call that reads it. */
 void mr_sync_offset(int fd);
 
+/*
+ * For stdio.c (mr_stdio.h). mr_core_stdio_track: start tracking fd, which
+ * libc opened at path (NULL: an fd the table may track already), as read
+ * by a stdio stream; true when its reads go through the policy.
+ * mr_core_stdio_read: read() as the program's would go, *ret_served telling
+ * whether the mapping answered. mr_core_adopt_offset: libc moved the
+ * kernel's offset to pos itself. mr_core_drop_fd: libc is about to close
+ * fd where no wrapper sees it.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+bool mr_core_stdio_track(int fd, const char *path, uint64_t epoch);
+ssize_t mr_core_stdio_read(int fd, void *buf, size_t count, bool *ret_served);
+void mr_core_adopt_offset(int fd, off_t pos);
+void mr_core_drop_fd(int fd);
+
 /* signal(): SIG_ERR and *ret_errno on failure. */
 __sighandler_t mr_signal(int sig, __sighandler_t handler, int *ret_errno);
 

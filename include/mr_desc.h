@@ -92,6 +92,9 @@ struct mr_desc {
 	/* MR_WATCHING: what the program has done so far. */
 	_Atomic uint32_t watched_reads;
 	_Atomic uint64_t watched_bytes;
+	/* A stdio stream reads it (mr_stdio.h): its refills, of any size,
+	 * count toward mapping, and sooner. */
+	_Atomic bool stdio;
 
 	/* What was served from the mapping, and for which file: set before
 	 * the mapping is published, folded into the report's per-file table

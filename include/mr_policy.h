@@ -36,6 +36,15 @@
  * 6.7x slower.
  */
 
+/*
+ * A stdio stream's refills are each a read() system call of a whole buffer
+ * (4 KiB, or 32 KiB for fread()s of md5sum's size) that a served stream
+ * no longer makes at all, rather than one cheaper call: after this many
+ * (or MMAPREAD_MAP_AFTER, if lower) its file is examined, whatever their
+ * size.
+ */
+#define MR_POLICY_STDIO_MAP_AFTER 4u
+
 /* Requests of the observed size that must remain for a mapping to pay. */
 #define MR_POLICY_MIN_REQUESTS_LEFT 32u
 

@@ -35,6 +35,8 @@ enum mr_counter {
 	MR_C_SYS_OTHER,         /* getrlimit, getpid, sched_yield */
 	MR_C_VERIFY_CHECKED,
 	MR_C_VERIFY_MISMATCHES,
+	MR_C_STDIO_READS,
+	MR_C_STDIO_REFILLS,
 	MR_C_COUNT
 };
 

@@ -51,6 +51,9 @@ const struct mr_option mr_options[] = {
 	{ "MMAPREAD_MAP_AFTER", MR_OPT_COUNT,
 	  offsetof(struct mr_config, map_after), "48",
 	  "small reads of a file before mmapread considers mapping it", NULL },
+	{ "MMAPREAD_STDIO", MR_OPT_BOOL, offsetof(struct mr_config, stdio),
+	  "1", "serve stdio streams (fread, fgets, getline, getc...) opened "
+	  "read-only by the program", NULL },
 	{ "MMAPREAD_PRINT_CONFIG", MR_OPT_BOOL,
 	  offsetof(struct mr_config, print_config), "0",
 	  "print every setting to stderr when the library loads", NULL },

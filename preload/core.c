@@ -40,6 +40,7 @@
 #include "mr_policy.h"
 #include "mr_real.h"
 #include "mr_stats.h"
+#include "mr_stdio.h"
 
 #ifndef CLOSE_RANGE_UNSHARE
 #define CLOSE_RANGE_UNSHARE (1u << 1)
@@ -583,6 +584,79 @@ void mr_give_to_libc(int fd)
 	errno = saved_errno;
 }
 
+/* ---- for stdio.c (mr_stdio.h) ------------------------------------------ */
+
+static void drop_fd(int fd);
+
+uint64_t mr_stdio_epoch(void)
+{
+	return atomic_load(&fork_epoch);
+}
+
+bool mr_core_stdio_track(int fd, const char *path, uint64_t epoch)
+{
+	int saved_errno = errno, state;
+	struct mr_desc *desc;
+
+	if (path)
+		track_new_fd(fd, O_RDONLY, path, epoch);
+	desc = mr_fdtable_acquire(fd);
+	if (!desc)
+		goto out;
+	state = atomic_load(&desc->state);
+	if (state == MR_WATCHING || state == MR_MAPPED)
+		atomic_store(&desc->stdio, true);
+	else
+		state = -1;
+	mr_desc_put(desc);
+	errno = saved_errno;
+	return state >= 0;
+out:
+	errno = saved_errno;
+	return false;
+}
+
+ssize_t mr_core_stdio_read(int fd, void *buf, size_t count, bool *ret_served)
+{
+	struct mr_desc *desc = mr_fdtable_acquire(fd);
+	uint64_t before = 0;
+	ssize_t ret;
+
+	if (desc)
+		before = atomic_load_explicit(
+			&desc->counters.served[MR_SERVED_READ],
+			memory_order_relaxed);
+	ret = mr_read(fd, buf, count);
+	*ret_served = desc && atomic_load_explicit(
+				      &desc->counters.served[MR_SERVED_READ],
+				      memory_order_relaxed) != before;
+	if (desc)
+		mr_desc_put(desc);
+	return ret;
+}
+
+void mr_core_adopt_offset(int fd, off_t pos)
+{
+	int saved_errno = errno;
+	struct mr_desc *desc = mr_fdtable_acquire(fd);
+
+	/* Only a mapped description holds its own offset; otherwise the
+	 * kernel's is the one, and libc just set it. */
+	if (desc && atomic_load(&desc->state) == MR_MAPPED)
+		mr_lseek(fd, pos, SEEK_SET);
+	if (desc)
+		mr_desc_put(desc);
+	errno = saved_errno;
+}
+
+void mr_core_drop_fd(int fd)
+{
+	int saved_errno = errno;
+
+	drop_fd(fd);
+	errno = saved_errno;
+}
+
 void mr_forget_fd(int fd)
 {
 	int saved_errno = errno;
@@ -872,16 +946,34 @@ static uint64_t mapping_byte_cap(void)
 	return mr_desc_budget_bytes() + (limit.rlim_cur - used) / 4;
 }
 
+static bool counts_toward_mapping(const struct mr_desc *desc, size_t count)
+{
+	return mr_policy_counts(count) ||
+	       (count && atomic_load_explicit(&desc->stdio,
+					      memory_order_relaxed));
+}
+
+/* Requests a description shows before the policy looks at its file. */
+static uint64_t map_after(const struct mr_desc *desc)
+{
+	uint64_t after = mr_config()->map_after;
+
+	if (atomic_load_explicit(&desc->stdio, memory_order_relaxed) &&
+	    after > MR_POLICY_STDIO_MAP_AFTER)
+		return MR_POLICY_STDIO_MAP_AFTER;
+	return after;
+}
+
 /* Count a small request; true once the policy should look at the file. */
 static bool note_request(struct mr_desc *desc, size_t count)
 {
-	if (!mr_policy_counts(count))
+	if (!counts_toward_mapping(desc, count))
 		return false;
 	bool single = mr_single();
 
 	mr_add_u64(&desc->watched_bytes, count, single);
 	return mr_add_u32(&desc->watched_reads, 1, single) + 1 >=
-	       mr_config()->map_after;
+	       map_after(desc);
 }
 
 /* The report names mapped files by the path the kernel has for the fd. */
@@ -1485,10 +1577,10 @@ static ssize_t watched_read(int fd, struct mr_desc *desc, void *buf,
 {
 	ssize_t ret;
 
-	if (mr_policy_counts(count) &&
+	if (counts_toward_mapping(desc, count) &&
 	    atomic_load_explicit(&desc->watched_reads, memory_order_relaxed) +
 			    1 >=
-		    mr_config()->map_after) {
+		    map_after(desc)) {
 		mr_desc_put_fast(desc, true);
 		return slow(fd, buf, count);
 	}

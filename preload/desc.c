@@ -124,6 +124,7 @@ struct mr_desc *mr_desc_new(int open_flags)
 	atomic_store_explicit(&desc->offset, 0, memory_order_relaxed);
 	atomic_store_explicit(&desc->watched_reads, 0, memory_order_relaxed);
 	atomic_store_explicit(&desc->watched_bytes, 0, memory_order_relaxed);
+	atomic_store_explicit(&desc->stdio, false, memory_order_relaxed);
 	desc->file_known = false;
 	mr_add_u32(&live_count, 1, mr_single());
 	/* Publishing refs last makes every field above visible to tryget. */

@@ -39,6 +39,7 @@
 #include "mr_core.h"
 #include "mr_guard.h"
 #include "mr_stats.h"
+#include "mr_stdio.h"
 #include "mr_trace.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -561,11 +562,22 @@ EXPORT FILE *popen(const char *command, const char *type)
 	return stream;
 }
 
-/* stdio takes the fd over: from now on it reads at the kernel's offset. */
+/*
+ * Unless mmapread serves the stream (mr_stdio.h), stdio takes the fd over:
+ * from now on it reads at the kernel's offset.
+ */
 EXPORT FILE *fdopen(int fd, const char *mode)
 {
-	mr_give_to_libc(fd);
-	return REAL_CALL(fdopen, NULL, fd, mode);
+	FILE *stream;
+
+	if (!mr_stdio_fdopen_keeps(fd, mode)) {
+		mr_give_to_libc(fd);
+		return REAL_CALL(fdopen, NULL, fd, mode);
+	}
+	stream = REAL_CALL(fdopen, NULL, fd, mode);
+	if (stream)
+		mr_stdio_fdopened(stream, fd);
+	return stream;
 }
 
 /*
@@ -1129,7 +1141,11 @@ EXPORT int mkostemps64(char *template, int suffixlen, int flags)
 
 EXPORT FILE *fopen(const char *path, const char *mode)
 {
-	return new_stream(REAL_CALL(fopen, NULL, path, mode));
+	uint64_t epoch = mr_stdio_epoch();
+	FILE *stream = REAL_CALL(fopen, NULL, path, mode);
+
+	mr_stdio_opened(stream, path, mode, epoch);
+	return stream;
 }
 
 EXPORT FILE *fopen64(const char *path, const char *mode)
@@ -1137,9 +1153,22 @@ EXPORT FILE *fopen64(const char *path, const char *mode)
 	return fopen(path, mode);
 }
 
+/* freopen seeks the old fd back over unread bytes, then dup3()s the new
+ * file onto its number, all inside libc. */
 EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream)
 {
-	return new_stream(REAL_CALL(freopen, NULL, path, mode, stream));
+	uint64_t epoch = mr_stdio_epoch();
+
+	if (stream && mr_stdio_served(stream)) {
+		mr_stdio_surrender(stream);
+		mr_forget_fd(fileno(stream));
+	}
+	stream = REAL_CALL(freopen, NULL, path, mode, stream);
+	if (stream && path)
+		mr_stdio_opened(stream, path, mode, epoch);
+	else if (stream)
+		mr_forget_fd(fileno(stream));
+	return stream;
 }
 
 EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream)
@@ -1451,4 +1480,488 @@ EXPORT int swapcontext(ucontext_t *oucp, const ucontext_t *ucp)
 	/* Back here when something switched to oucp: its mask is in force. */
 	mr_guard_note_mask(NULL);
 	return ret;
+}
+
+/* ---- stdio streams mmapread serves (mr_stdio.h) ------------------------- */
+
+#include <dlfcn.h>
+#include <mntent.h>
+#include <grp.h>
+#include <pwd.h>
+#include <shadow.h>
+#include <gshadow.h>
+#include <wchar.h>
+
+/*
+ * libc's own function, resolved on first use: most programs call few of
+ * these, and each dlsym() at load would cost every process.
+ */
+#define REAL_STDIO(name)                                                   \
+	({                                                                 \
+		static __typeof__(&name) real_;                            \
+		__typeof__(&name) fn_ =                                    \
+			__atomic_load_n(&real_, __ATOMIC_ACQUIRE);         \
+		if (!fn_) {                                                \
+			fn_ = (__typeof__(&name))dlsym(RTLD_NEXT, #name);  \
+			__atomic_store_n(&real_, fn_, __ATOMIC_RELEASE);   \
+		}                                                          \
+		fn_;                                                       \
+	})
+
+/*
+ * Defined under their libc names through asm labels: glibc's headers make
+ * some of them inline functions or macros (getline, getc_unlocked,
+ * fread_unlocked) that a C definition would collide with.
+ */
+#define STDIO_WRAPPER(ret, name, params) \
+	EXPORT ret mrw_##name params __asm__(#name); \
+	EXPORT ret mrw_##name params
+
+extern int __underflow(FILE *fp);
+extern int _IO_getc(FILE *fp);
+extern ssize_t __getdelim(char **lineptr, size_t *n, int delim, FILE *fp);
+extern char *__fgets_chk(char *buf, size_t size, int n, FILE *fp);
+extern char *__fgets_unlocked_chk(char *buf, size_t size, int n, FILE *fp);
+extern size_t __fread_chk(void *buf, size_t buflen, size_t size, size_t n,
+			  FILE *fp);
+extern size_t __fread_unlocked_chk(void *buf, size_t buflen, size_t size,
+				   size_t n, FILE *fp);
+
+/* The getc family: the buffer's next byte as libc's inline code takes
+ * it, and a refill through mmapread when it is empty. */
+#define GETC_BODY(fp, name, lock)                                          \
+	do {                                                               \
+		if (!mr_stdio_served(fp))                                  \
+			return REAL_STDIO(name)(fp);                       \
+		return mr_stdio_getc(fp, lock);                            \
+	} while (0)
+
+STDIO_WRAPPER(int, getc, (FILE *fp))
+{
+	GETC_BODY(fp, getc, true);
+}
+
+STDIO_WRAPPER(int, fgetc, (FILE *fp))
+{
+	GETC_BODY(fp, fgetc, true);
+}
+
+STDIO_WRAPPER(int, _IO_getc, (FILE *fp))
+{
+	GETC_BODY(fp, _IO_getc, true);
+}
+
+STDIO_WRAPPER(int, getc_unlocked, (FILE *fp))
+{
+	GETC_BODY(fp, getc_unlocked, false);
+}
+
+STDIO_WRAPPER(int, fgetc_unlocked, (FILE *fp))
+{
+	GETC_BODY(fp, fgetc_unlocked, false);
+}
+
+/* Called by the getc_unlocked() macro programs inline, when the buffer
+ * is empty. */
+STDIO_WRAPPER(int, __uflow, (FILE *fp))
+{
+	if (!mr_stdio_served(fp))
+		return REAL_STDIO(__uflow)(fp);
+	return mr_stdio_uflow(fp);
+}
+
+STDIO_WRAPPER(int, __underflow, (FILE *fp))
+{
+	if (!mr_stdio_served(fp))
+		return REAL_STDIO(__underflow)(fp);
+	return mr_stdio_underflow(fp);
+}
+
+STDIO_WRAPPER(char *, fgets, (char *buf, int n, FILE *fp))
+{
+	if (!mr_stdio_served(fp))
+		return REAL_STDIO(fgets)(buf, n, fp);
+	return mr_stdio_fgets(buf, n, fp, true, SIZE_MAX);
+}
+
+STDIO_WRAPPER(char *, fgets_unlocked, (char *buf, int n, FILE *fp))
+{
+	if (!mr_stdio_served(fp))
+		return REAL_STDIO(fgets_unlocked)(buf, n, fp);
+	return mr_stdio_fgets(buf, n, fp, false, SIZE_MAX);
+}
+
+STDIO_WRAPPER(char *, __fgets_chk, (char *buf, size_t size, int n, FILE *fp))
+{
+	if (!mr_stdio_served(fp))
+		return REAL_STDIO(__fgets_chk)(buf, size, n, fp);
+	return mr_stdio_fgets(buf, n, fp, true, size);
+}
+
+STDIO_WRAPPER(char *, __fgets_unlocked_chk,
+	      (char *buf, size_t size, int n, FILE *fp))
+{
+	if (!mr_stdio_served(fp))
+		return REAL_STDIO(__fgets_unlocked_chk)(buf, size, n, fp);
+	return mr_stdio_fgets(buf, n, fp, false, size);
+}
+
+STDIO_WRAPPER(ssize_t, getdelim,
+	      (char **lineptr, size_t *n, int delim, FILE *fp))
+{
+	if (!mr_stdio_served(fp))
+		return REAL_STDIO(getdelim)(lineptr, n, delim, fp);
+	return mr_stdio_getdelim(lineptr, n, delim, fp);
+}
+
+STDIO_WRAPPER(ssize_t, __getdelim,
+	      (char **lineptr, size_t *n, int delim, FILE *fp))
+{
+	if (!mr_stdio_served(fp))
+		return REAL_STDIO(__getdelim)(lineptr, n, delim, fp);
+	return mr_stdio_getdelim(lineptr, n, delim, fp);
+}
+
+STDIO_WRAPPER(ssize_t, getline, (char **lineptr, size_t *n, FILE *fp))
+{
+	if (!mr_stdio_served(fp))
+		return REAL_STDIO(getline)(lineptr, n, fp);
+	return mr_stdio_getdelim(lineptr, n, '\n', fp);
+}
+
+STDIO_WRAPPER(size_t, fread, (void *buf, size_t size, size_t n, FILE *fp))
+{
+	if (!mr_stdio_served(fp))
+		return REAL_STDIO(fread)(buf, size, n, fp);
+	return mr_stdio_fread(buf, size, n, fp, true);
+}
+
+STDIO_WRAPPER(size_t, fread_unlocked,
+	      (void *buf, size_t size, size_t n, FILE *fp))
+{
+	if (!mr_stdio_served(fp))
+		return REAL_STDIO(fread_unlocked)(buf, size, n, fp);
+	return mr_stdio_fread(buf, size, n, fp, false);
+}
+
+/* __fread_chk's own checks, then the read. */
+static void fread_chk(size_t buflen, size_t size, size_t n)
+{
+	size_t total = size * n;
+
+	if (((n | size) >= ((size_t)1 << (8 * sizeof(size_t) / 2)) &&
+	     size != 0 && total / size != n) ||
+	    total > buflen)
+		__chk_fail();
+}
+
+STDIO_WRAPPER(size_t, __fread_chk,
+	      (void *buf, size_t buflen, size_t size, size_t n, FILE *fp))
+{
+	if (!mr_stdio_served(fp))
+		return REAL_STDIO(__fread_chk)(buf, buflen, size, n, fp);
+	fread_chk(buflen, size, n);
+	return mr_stdio_fread(buf, size, n, fp, true);
+}
+
+STDIO_WRAPPER(size_t, __fread_unlocked_chk,
+	      (void *buf, size_t buflen, size_t size, size_t n, FILE *fp))
+{
+	if (!mr_stdio_served(fp))
+		return REAL_STDIO(__fread_unlocked_chk)(buf, buflen, size, n,
+							 fp);
+	fread_chk(buflen, size, n);
+	return mr_stdio_fread(buf, size, n, fp, false);
+}
+
+/* Where the stream is: libc may ask the kernel's offset. */
+#define TELL_BODY(fp, call)                                                \
+	do {                                                               \
+		struct mr_stdio_bracket b_;                                \
+		__typeof__(call) ret_;                                     \
+		if (!mr_stdio_served(fp))                                  \
+			return call;                                       \
+		mr_stdio_tell_begin(fp, &b_);                              \
+		ret_ = call;                                               \
+		mr_stdio_tell_end(&b_);                                    \
+		return ret_;                                               \
+	} while (0)
+
+STDIO_WRAPPER(long, ftell, (FILE *fp))
+{
+	TELL_BODY(fp, REAL_STDIO(ftell)(fp));
+}
+
+STDIO_WRAPPER(off_t, ftello, (FILE *fp))
+{
+	TELL_BODY(fp, REAL_STDIO(ftello)(fp));
+}
+
+STDIO_WRAPPER(off64_t, ftello64, (FILE *fp))
+{
+	TELL_BODY(fp, REAL_STDIO(ftello64)(fp));
+}
+
+STDIO_WRAPPER(int, fgetpos, (FILE *fp, fpos_t *pos))
+{
+	TELL_BODY(fp, REAL_STDIO(fgetpos)(fp, pos));
+}
+
+STDIO_WRAPPER(int, fgetpos64, (FILE *fp, fpos64_t *pos))
+{
+	TELL_BODY(fp, REAL_STDIO(fgetpos64)(fp, pos));
+}
+
+/* Seeks: libc moves the kernel's offset, and the description follows. */
+#define SEEK_BODY(fp, whence, call)                                        \
+	do {                                                               \
+		struct mr_stdio_bracket b_;                                \
+		int ret_;                                                  \
+		if (!mr_stdio_served(fp))                                  \
+			return call;                                       \
+		mr_stdio_seek_begin(fp, whence, &b_);                      \
+		ret_ = call;                                               \
+		mr_stdio_seek_end(&b_, ret_ == 0);                         \
+		return ret_;                                               \
+	} while (0)
+
+STDIO_WRAPPER(int, fseek, (FILE *fp, long off, int whence))
+{
+	SEEK_BODY(fp, whence, REAL_STDIO(fseek)(fp, off, whence));
+}
+
+STDIO_WRAPPER(int, fseeko, (FILE *fp, off_t off, int whence))
+{
+	SEEK_BODY(fp, whence, REAL_STDIO(fseeko)(fp, off, whence));
+}
+
+STDIO_WRAPPER(int, fseeko64, (FILE *fp, off64_t off, int whence))
+{
+	SEEK_BODY(fp, whence, REAL_STDIO(fseeko64)(fp, off, whence));
+}
+
+STDIO_WRAPPER(int, fsetpos, (FILE *fp, const fpos_t *pos))
+{
+	SEEK_BODY(fp, SEEK_SET, REAL_STDIO(fsetpos)(fp, pos));
+}
+
+STDIO_WRAPPER(int, fsetpos64, (FILE *fp, const fpos64_t *pos))
+{
+	SEEK_BODY(fp, SEEK_SET, REAL_STDIO(fsetpos64)(fp, pos));
+}
+
+STDIO_WRAPPER(void, rewind, (FILE *fp))
+{
+	struct mr_stdio_bracket b;
+
+	if (!mr_stdio_served(fp)) {
+		REAL_STDIO(rewind)(fp);
+		return;
+	}
+	mr_stdio_seek_begin(fp, SEEK_SET, &b);
+	REAL_STDIO(rewind)(fp);
+	mr_stdio_seek_end(&b, true);
+}
+
+/* fflush and the buffer changes seek the kernel back over unread bytes. */
+#define SYNC_BODY(fp, type, call, ok)                                      \
+	do {                                                               \
+		struct mr_stdio_bracket b_;                                \
+		type ret_;                                                 \
+		if (!(fp) || !mr_stdio_served(fp))                         \
+			return call;                                       \
+		mr_stdio_sync_begin(fp, &b_);                              \
+		ret_ = call;                                               \
+		mr_stdio_sync_end(&b_, ok);                                \
+		return ret_;                                               \
+	} while (0)
+
+STDIO_WRAPPER(int, fflush, (FILE *fp))
+{
+	SYNC_BODY(fp, int, REAL_STDIO(fflush)(fp), ret_ == 0);
+}
+
+STDIO_WRAPPER(int, fflush_unlocked, (FILE *fp))
+{
+	SYNC_BODY(fp, int, REAL_STDIO(fflush_unlocked)(fp), ret_ == 0);
+}
+
+STDIO_WRAPPER(int, setvbuf, (FILE *fp, char *buf, int mode, size_t size))
+{
+	SYNC_BODY(fp, int, REAL_STDIO(setvbuf)(fp, buf, mode, size),
+		  ret_ == 0);
+}
+
+#define SYNC_VOID_BODY(fp, call)                \
+	do {                                    \
+		struct mr_stdio_bracket b_;     \
+		if (!mr_stdio_served(fp)) {     \
+			call;                   \
+			return;                 \
+		}                               \
+		mr_stdio_sync_begin(fp, &b_);   \
+		call;                           \
+		mr_stdio_sync_end(&b_, true);   \
+	} while (0)
+
+STDIO_WRAPPER(void, setbuf, (FILE *fp, char *buf))
+{
+	SYNC_VOID_BODY(fp, REAL_STDIO(setbuf)(fp, buf));
+}
+
+STDIO_WRAPPER(void, setbuffer, (FILE *fp, char *buf, size_t size))
+{
+	SYNC_VOID_BODY(fp, REAL_STDIO(setbuffer)(fp, buf, size));
+}
+
+STDIO_WRAPPER(void, setlinebuf, (FILE *fp))
+{
+	SYNC_VOID_BODY(fp, REAL_STDIO(setlinebuf)(fp));
+}
+
+/* fclose closes the fd inside libc. */
+STDIO_WRAPPER(int, fclose, (FILE *fp))
+{
+	mr_stdio_before_close(fp);
+	return REAL_STDIO(fclose)(fp);
+}
+
+STDIO_WRAPPER(int, fcloseall, (void))
+{
+	mr_stdio_before_closeall();
+	return REAL_STDIO(fcloseall)();
+}
+
+/*
+ * Calls that read a stream through code mmapread does not reimplement:
+ * the stream goes back to libc first, for good.
+ */
+#define HAND_BACK(fp)                          \
+	do {                                   \
+		if ((fp) && mr_stdio_served(fp)) \
+			mr_stdio_surrender(fp); \
+	} while (0)
+
+#define SCANF_WRAPPER(name, vname, fp_type)                                \
+	STDIO_WRAPPER(int, name, (fp_type fp, const char *fmt, ...))      \
+	{                                                                  \
+		va_list ap;                                                \
+		int ret;                                                   \
+		HAND_BACK(fp);                                             \
+		va_start(ap, fmt);                                         \
+		ret = REAL_STDIO(vname)(fp, fmt, ap);                      \
+		va_end(ap);                                                \
+		return ret;                                                \
+	}                                                                  \
+	STDIO_WRAPPER(int, vname, (fp_type fp, const char *fmt, va_list ap)) \
+	{                                                                  \
+		HAND_BACK(fp);                                             \
+		return REAL_STDIO(vname)(fp, fmt, ap);                     \
+	}
+
+extern int __isoc99_fscanf(FILE *fp, const char *fmt, ...);
+extern int __isoc99_vfscanf(FILE *fp, const char *fmt, va_list ap);
+
+SCANF_WRAPPER(fscanf, vfscanf, FILE *)
+SCANF_WRAPPER(__isoc99_fscanf, __isoc99_vfscanf, FILE *)
+
+STDIO_WRAPPER(int, fwscanf, (FILE *fp, const wchar_t *fmt, ...))
+{
+	va_list ap;
+	int ret;
+
+	HAND_BACK(fp);
+	va_start(ap, fmt);
+	ret = REAL_STDIO(vfwscanf)(fp, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+STDIO_WRAPPER(int, vfwscanf, (FILE *fp, const wchar_t *fmt, va_list ap))
+{
+	HAND_BACK(fp);
+	return REAL_STDIO(vfwscanf)(fp, fmt, ap);
+}
+
+#define HAND_BACK_1(ret, name, fp)                                         \
+	STDIO_WRAPPER(ret, name, (FILE *fp))                               \
+	{                                                                  \
+		HAND_BACK(fp);                                             \
+		return REAL_STDIO(name)(fp);                               \
+	}
+
+HAND_BACK_1(wint_t, fgetwc, fp)
+HAND_BACK_1(wint_t, getwc, fp)
+HAND_BACK_1(wint_t, fgetwc_unlocked, fp)
+HAND_BACK_1(wint_t, getwc_unlocked, fp)
+HAND_BACK_1(int, getw, fp)
+HAND_BACK_1(struct passwd *, fgetpwent, fp)
+HAND_BACK_1(struct group *, fgetgrent, fp)
+HAND_BACK_1(struct spwd *, fgetspent, fp)
+HAND_BACK_1(struct sgrp *, fgetsgent, fp)
+HAND_BACK_1(struct mntent *, getmntent, fp)
+
+STDIO_WRAPPER(wchar_t *, fgetws, (wchar_t *ws, int n, FILE *fp))
+{
+	HAND_BACK(fp);
+	return REAL_STDIO(fgetws)(ws, n, fp);
+}
+
+STDIO_WRAPPER(wchar_t *, fgetws_unlocked, (wchar_t *ws, int n, FILE *fp))
+{
+	HAND_BACK(fp);
+	return REAL_STDIO(fgetws_unlocked)(ws, n, fp);
+}
+
+STDIO_WRAPPER(wint_t, ungetwc, (wint_t wc, FILE *fp))
+{
+	HAND_BACK(fp);
+	return REAL_STDIO(ungetwc)(wc, fp);
+}
+
+/* A stream made wide reads through libc's wide buffer from then on. */
+STDIO_WRAPPER(int, fwide, (FILE *fp, int mode))
+{
+	if (mode > 0)
+		HAND_BACK(fp);
+	return REAL_STDIO(fwide)(fp, mode);
+}
+
+STDIO_WRAPPER(int, fgetpwent_r,
+	      (FILE *fp, struct passwd *pw, char *buf, size_t len,
+	       struct passwd **ret))
+{
+	HAND_BACK(fp);
+	return REAL_STDIO(fgetpwent_r)(fp, pw, buf, len, ret);
+}
+
+STDIO_WRAPPER(int, fgetgrent_r,
+	      (FILE *fp, struct group *gr, char *buf, size_t len,
+	       struct group **ret))
+{
+	HAND_BACK(fp);
+	return REAL_STDIO(fgetgrent_r)(fp, gr, buf, len, ret);
+}
+
+STDIO_WRAPPER(int, fgetspent_r,
+	      (FILE *fp, struct spwd *sp, char *buf, size_t len,
+	       struct spwd **ret))
+{
+	HAND_BACK(fp);
+	return REAL_STDIO(fgetspent_r)(fp, sp, buf, len, ret);
+}
+
+STDIO_WRAPPER(int, fgetsgent_r,
+	      (FILE *fp, struct sgrp *sg, char *buf, size_t len,
+	       struct sgrp **ret))
+{
+	HAND_BACK(fp);
+	return REAL_STDIO(fgetsgent_r)(fp, sg, buf, len, ret);
+}
+
+STDIO_WRAPPER(struct mntent *, getmntent_r,
+	      (FILE *fp, struct mntent *m, char *buf, int len))
+{
+	HAND_BACK(fp);
+	return REAL_STDIO(getmntent_r)(fp, m, buf, len);
 }

@@ -45,6 +45,7 @@ static const char *const fallback_names[MMAPREAD_FB_COUNT] = {
 	[MMAPREAD_FB_TABLE_FULL] = "no memory for the fd table",
 	[MMAPREAD_FB_EXCLUDED] = "excluded by MMAPREAD_INCLUDE/EXCLUDE",
 	[MMAPREAD_FB_TOO_SMALL] = "smaller than MMAPREAD_MIN_SIZE",
+	[MMAPREAD_FB_STDIO_CALL] = "stdio call left to libc",
 };
 
 static const char *const fallback_keys[MMAPREAD_FB_COUNT] = {
@@ -71,6 +72,7 @@ static const char *const fallback_keys[MMAPREAD_FB_COUNT] = {
 	[MMAPREAD_FB_TABLE_FULL] = "table_full",
 	[MMAPREAD_FB_EXCLUDED] = "excluded",
 	[MMAPREAD_FB_TOO_SMALL] = "too_small",
+	[MMAPREAD_FB_STDIO_CALL] = "stdio_call",
 };
 
 const char *mr_stats_fallback_name(int reason)
@@ -245,6 +247,8 @@ void mr_stats_snapshot(struct mmapread_stats *s)
 	s->syscalls_added = syscalls_added();
 	s->files_mapped = load(MR_C_FILES_MAPPED);
 	s->bytes_mapped = load(MR_C_BYTES_MAPPED);
+	s->stdio_reads = load(MR_C_STDIO_READS);
+	s->stdio_refills = load(MR_C_STDIO_REFILLS);
 	for (int i = 0; i < MMAPREAD_FB_COUNT; i++)
 		s->fallbacks[i] = atomic_load_explicit(&mr_fallback_counters[i],
 						       memory_order_relaxed);
@@ -299,6 +303,12 @@ size_t mr_stats_format(char *buf, size_t cap, const struct mmapread_stats *s,
 	mr_put(&out, "mmapread:   %-34s %12llu  (%s)\n", "files mapped",
 	    (unsigned long long)s->files_mapped,
 	    human_bytes(s->bytes_mapped, h2, sizeof(h2)));
+	if (s->stdio_reads || s->stdio_refills) {
+		mr_put(&out, ROW, "stdio reads served",
+		    (unsigned long long)s->stdio_reads);
+		mr_put(&out, ROW, "stdio refills served",
+		    (unsigned long long)s->stdio_refills);
+	}
 	for (int i = 0; i < MMAPREAD_FB_COUNT; i++)
 		fallbacks += s->fallbacks[i];
 	mr_put(&out, ROW, "fallbacks to the kernel",
@@ -620,6 +630,9 @@ static size_t format_json(char *buf, size_t cap, const struct report_data *r)
 	    (unsigned long long)s->bytes_served,
 	    (unsigned long long)s->files_mapped,
 	    (unsigned long long)s->bytes_mapped);
+	mr_put(&out, " \"stdio_reads\": %llu, \"stdio_refills\": %llu,",
+	    (unsigned long long)s->stdio_reads,
+	    (unsigned long long)s->stdio_refills);
 	mr_put(&out, " \"page_faults\": {\"minor\": %ld, \"major\": %ld},",
 	    r->minor_faults, r->major_faults);
 	mr_put(&out, " \"fallbacks\": {");

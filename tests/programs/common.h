@@ -274,10 +274,11 @@ static void dump_stats(const char *tag)
 	fprintf(stderr,
 		"MMAPREAD-STATS %s served=%" PRIu64 " reads=%" PRIu64
 		" preads=%" PRIu64 " readvs=%" PRIu64 " lseeks=%" PRIu64
-		" bytes_served=%" PRIu64 " files_mapped=%" PRIu64,
+		" bytes_served=%" PRIu64 " files_mapped=%" PRIu64
+		" stdio_reads=%" PRIu64 " stdio_refills=%" PRIu64,
 		tag, served_total(&s), s.reads_served, s.preads_served,
 		s.readvs_served, s.lseeks_served, s.bytes_served,
-		s.files_mapped);
+		s.files_mapped, s.stdio_reads, s.stdio_refills);
 	for (int i = 0; i < MMAPREAD_FB_COUNT; i++) {
 		const char *key = fallback_name(i);
 

@@ -1041,7 +1041,11 @@ OPTION_CASES = {
     "MMAPREAD_MAP_AFTER": (TO_FILE, "4"),
     "MMAPREAD_PRINT_CONFIG": (TO_FILE, "1"),
     "MMAPREAD_TRACE": (TO_FILE, "map"),
+    "MMAPREAD_STDIO": (TO_FILE, "0"),
 }
+# The program whose run each option must change; mixed_reader reads with
+# read() and its kin only, md5sum through stdio.
+SHOWS_OPTION = {"MMAPREAD_STDIO": "md5sum"}
 
 VOLATILE = [
     (re.compile(rb'"(pid|ppid)": \d+'), rb'"\1": N'),
@@ -1094,11 +1098,12 @@ def config_programs(h, mixed):
         ("mixed_reader", [os.path.abspath(mixed), "15"] + files),
         ("dd", ["dd", f"if={data}", "of=/dev/null", "bs=512"]),
         ("python3", [C.PYTHON, "-c", C.PY_SEEKS, data]),
+        ("md5sum", ["md5sum", data]),
     ]
 
 
 def test_config(h, config_c, mixed):
-    C.need("dd", C.PYTHON)
+    C.need("dd", "md5sum", C.PYTHON)
     with open(config_c) as f:
         table = OPTION_ROW.findall(f.read())
     h.check("config.c: the option table read", len(table) >= 5,
@@ -1134,8 +1139,8 @@ def test_config(h, config_c, mixed):
             default = defaults[key]
             chosen = Outcome(h, argv, {**base, var: good})
             differs = chosen.fingerprint() != default.fingerprint()
-            if name == "mixed_reader":
-                h.check(f"{var}={good} changes what mixed_reader's run "
+            if name == SHOWS_OPTION.get(var, "mixed_reader"):
+                h.check(f"{var}={good} changes what {name}'s run "
                         "shows (so the default can be told apart)", differs,
                         "it does",
                         "same report and output as with the default: this "
