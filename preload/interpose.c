@@ -1965,3 +1965,68 @@ STDIO_WRAPPER(struct mntent *, getmntent_r,
 	HAND_BACK(fp);
 	return REAL_STDIO(getmntent_r)(fp, m, buf, len);
 }
+
+/*
+ * libio's own names, still exported for old binaries (libstdc++ before
+ * GCC 3.4 and programs built against glibc 2.0): code mmapread does not
+ * reimplement, so the stream goes back to libc first.
+ */
+#define HAND_BACK_N(ret, name, params, ...)                                \
+	extern ret name params;                                            \
+	STDIO_WRAPPER(ret, name, params)                                   \
+	{                                                                  \
+		HAND_BACK(fp);                                             \
+		return REAL_STDIO(name)(__VA_ARGS__);                      \
+	}
+
+HAND_BACK_N(size_t, _IO_getline,
+	    (FILE *fp, char *buf, size_t n, int delim, int extract),
+	    fp, buf, n, delim, extract)
+HAND_BACK_N(size_t, _IO_getline_info,
+	    (FILE *fp, char *buf, size_t n, int delim, int extract, int *eof),
+	    fp, buf, n, delim, extract, eof)
+HAND_BACK_N(size_t, _IO_sgetn, (FILE *fp, void *buf, size_t n), fp, buf, n)
+HAND_BACK_N(size_t, _IO_default_xsgetn, (FILE *fp, void *buf, size_t n),
+	    fp, buf, n)
+HAND_BACK_N(off64_t, _IO_seekoff, (FILE *fp, off64_t off, int dir, int mode),
+	    fp, off, dir, mode)
+HAND_BACK_N(off64_t, _IO_seekpos, (FILE *fp, off64_t pos, int mode),
+	    fp, pos, mode)
+HAND_BACK_N(off64_t, _IO_file_seekoff,
+	    (FILE *fp, off64_t off, int dir, int mode), fp, off, dir, mode)
+HAND_BACK_N(off64_t, _IO_file_seek, (FILE *fp, off64_t off, int dir),
+	    fp, off, dir)
+HAND_BACK_N(ssize_t, _IO_file_read, (FILE *fp, void *buf, ssize_t n),
+	    fp, buf, n)
+HAND_BACK_N(FILE *, _IO_file_setbuf, (FILE *fp, char *buf, ssize_t n),
+	    fp, buf, n)
+HAND_BACK_N(int, _IO_file_underflow, (FILE *fp), fp)
+HAND_BACK_N(int, _IO_file_sync, (FILE *fp), fp)
+HAND_BACK_N(int, _IO_default_uflow, (FILE *fp), fp)
+HAND_BACK_N(int, _IO_peekc_locked, (FILE *fp), fp)
+HAND_BACK_N(char *, _IO_fgets, (char *buf, int n, FILE *fp), buf, n, fp)
+HAND_BACK_N(size_t, _IO_fread, (void *buf, size_t size, size_t n, FILE *fp),
+	    buf, size, n, fp)
+HAND_BACK_N(int, _IO_fflush, (FILE *fp), fp)
+HAND_BACK_N(long, _IO_ftell, (FILE *fp), fp)
+HAND_BACK_N(int, _IO_fgetpos, (FILE *fp, fpos_t *pos), fp, pos)
+HAND_BACK_N(int, _IO_fgetpos64, (FILE *fp, fpos64_t *pos), fp, pos)
+HAND_BACK_N(int, _IO_fsetpos, (FILE *fp, const fpos_t *pos), fp, pos)
+HAND_BACK_N(int, _IO_fsetpos64, (FILE *fp, const fpos64_t *pos), fp, pos)
+HAND_BACK_N(int, _IO_setvbuf, (FILE *fp, char *buf, int mode, size_t size),
+	    fp, buf, mode, size)
+HAND_BACK_N(void, _IO_setbuffer, (FILE *fp, char *buf, size_t size),
+	    fp, buf, size)
+HAND_BACK_N(int, _IO_vfscanf,
+	    (FILE *fp, const char *fmt, va_list ap, int *errp), fp, fmt, ap,
+	    errp)
+HAND_BACK_N(int, __vfscanf, (FILE *fp, const char *fmt, va_list ap),
+	    fp, fmt, ap)
+
+/* libio's fclose closes the fd inside libc, as fclose does. */
+extern int _IO_fclose(FILE *fp);
+STDIO_WRAPPER(int, _IO_fclose, (FILE *fp))
+{
+	mr_stdio_before_close(fp);
+	return REAL_STDIO(_IO_fclose)(fp);
+}
