@@ -1527,10 +1527,16 @@ extern size_t __fread_chk(void *buf, size_t buflen, size_t size, size_t n,
 extern size_t __fread_unlocked_chk(void *buf, size_t buflen, size_t size,
 				   size_t n, FILE *fp);
 
-/* The getc family: the buffer's next byte as libc's inline code takes
- * it, and a refill through mmapread when it is empty. */
+/*
+ * The getc family: the buffer's next byte taken here as libc's own code
+ * takes it when the stream needs no lock (any stream: a getc loop must not
+ * pay for a second call), and a refill through mmapread when it is empty.
+ */
 #define GETC_BODY(fp, name, lock)                                          \
 	do {                                                               \
+		if ((fp)->_IO_read_ptr < (fp)->_IO_read_end &&             \
+		    (!(lock) || !((fp)->_flags2 & 128 /* NEED_LOCK */)))   \
+			return *(unsigned char *)(fp)->_IO_read_ptr++;     \
 		if (!mr_stdio_served(fp))                                  \
 			return REAL_STDIO(name)(fp);                       \
 		return mr_stdio_getc(fp, lock);                            \
