@@ -616,25 +616,6 @@ out:
 	return false;
 }
 
-ssize_t mr_core_stdio_read(int fd, void *buf, size_t count, bool *ret_served)
-{
-	struct mr_desc *desc = mr_fdtable_acquire(fd);
-	uint64_t before = 0;
-	ssize_t ret;
-
-	if (desc)
-		before = atomic_load_explicit(
-			&desc->counters.served[MR_SERVED_READ],
-			memory_order_relaxed);
-	ret = mr_read(fd, buf, count);
-	*ret_served = desc && atomic_load_explicit(
-				      &desc->counters.served[MR_SERVED_READ],
-				      memory_order_relaxed) != before;
-	if (desc)
-		mr_desc_put(desc);
-	return ret;
-}
-
 void mr_core_adopt_offset(int fd, off_t pos)
 {
 	int saved_errno = errno;
@@ -1595,7 +1576,9 @@ static ssize_t watched_read(int fd, struct mr_desc *desc, void *buf,
 	return ret;
 }
 
-ssize_t mr_read_fast(int fd, void *buf, size_t count, mr_read_fn *slow)
+/* mr_read_fast; *ret_fast (when not NULL) says the copy was served here. */
+static inline __attribute__((always_inline)) ssize_t
+read_fast(int fd, void *buf, size_t count, mr_read_fn *slow, bool *ret_fast)
 {
 	bool single = __libc_single_threaded, copied;
 	struct mr_desc *desc;
@@ -1640,7 +1623,52 @@ ssize_t mr_read_fast(int fd, void *buf, size_t count, mr_read_fn *slow)
 	}
 	fast_count(desc, MR_SERVED_READ, count, single);
 	mr_desc_put_fast(desc, single);
+	if (ret_fast)
+		*ret_fast = true;
 	return (ssize_t)count;
+}
+
+ssize_t mr_read_fast(int fd, void *buf, size_t count, mr_read_fn *slow)
+{
+	return read_fast(fd, buf, count, slow, NULL);
+}
+
+/* For stdio.c: a refill, as the program's read() would go. */
+static __thread bool stdio_slow_served;
+
+/* read()'s full path, noting whether the mapping answered. */
+static ssize_t stdio_slow_read(int fd, void *buf, size_t count)
+{
+	struct mr_desc *desc = mr_fdtable_acquire(fd);
+	uint64_t before = 0;
+	ssize_t ret;
+
+	if (desc)
+		before = atomic_load_explicit(
+			&desc->counters.served[MR_SERVED_READ],
+			memory_order_relaxed);
+	ret = mr_read(fd, buf, count);
+	stdio_slow_served = desc && atomic_load_explicit(
+					    &desc->counters.served[MR_SERVED_READ],
+					    memory_order_relaxed) != before;
+	if (desc)
+		mr_desc_put(desc);
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return ret;
+}
+
+ssize_t mr_core_stdio_read(int fd, void *buf, size_t count, bool *ret_served)
+{
+	bool fast = false;
+	ssize_t ret;
+
+	stdio_slow_served = false;
+	ret = read_fast(fd, buf, count, stdio_slow_read, &fast);
+	*ret_served = fast || stdio_slow_served;
+	return ret < 0 ? -errno : ret;
 }
 
 ssize_t mr_pread_fast(int fd, void *buf, size_t count, off_t off,

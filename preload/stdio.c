@@ -187,9 +187,12 @@ static void release(struct held *h)
 		funlockfile(h->fp);
 }
 
+/* Until a second thread exists glibc locks nothing (_IO_enable_locks
+ * marks every stream when one is created), and neither does this. */
 static bool take(FILE *fp, bool lock)
 {
-	if (!lock || (fp->_flags & IO_USER_LOCK))
+	if (!lock || (fp->_flags & IO_USER_LOCK) ||
+	    !(fp->_flags2 & IO_FLAGS2_NEED_LOCK))
 		return false;
 	flockfile(fp);
 	return true;
@@ -354,7 +357,7 @@ int mr_stdio_underflow(FILE *fp)
 
 int mr_stdio_getc(FILE *fp, bool lock)
 {
-	HOLD(fp, lock && (fp->_flags2 & IO_FLAGS2_NEED_LOCK));
+	HOLD(fp, lock);
 
 	count(MR_C_STDIO_READS);
 	if (fp->_IO_read_ptr < fp->_IO_read_end)
