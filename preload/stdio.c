@@ -73,6 +73,27 @@ static void count(enum mr_counter c)
 	mr_bump_fast(&mr_counters[c], 1, __libc_single_threaded);
 }
 
+/*
+ * The FILE's flag word, read before its lock is taken (as libc reads
+ * _IO_USER_LOCK) and written under it: relaxed atomic accesses, plain
+ * loads and stores on x86-64, so that TSan, which sees only our side,
+ * does not take them for a race.
+ */
+static inline int flags_of(const FILE *fp)
+{
+	return __atomic_load_n(&fp->_flags, __ATOMIC_RELAXED);
+}
+
+static inline void flags_set(FILE *fp, int bits)
+{
+	__atomic_store_n(&fp->_flags, flags_of(fp) | bits, __ATOMIC_RELAXED);
+}
+
+static inline void flags_clear(FILE *fp, int bits)
+{
+	__atomic_store_n(&fp->_flags, flags_of(fp) & ~bits, __ATOMIC_RELAXED);
+}
+
 /* ---- streams coming and going ------------------------------------------ */
 
 /* "r", "rb", "re", "rce"...: reads only; 'm' is glibc's own mmap mode. */
@@ -181,20 +202,36 @@ struct held {
 	bool locked;
 };
 
+/*
+ * TSan does not see glibc's FILE lock (an internal futex): tell it what
+ * the lock orders, or it takes every access under it for a race.
+ */
+#ifdef __SANITIZE_THREAD__
+#include <sanitizer/tsan_interface.h>
+#define LOCK_ACQUIRED(fp) __tsan_acquire((fp)->_lock)
+#define LOCK_RELEASING(fp) __tsan_release((fp)->_lock)
+#else
+#define LOCK_ACQUIRED(fp) ((void)(fp))
+#define LOCK_RELEASING(fp) ((void)(fp))
+#endif
+
 static void release(struct held *h)
 {
-	if (h->locked)
+	if (h->locked) {
+		LOCK_RELEASING(h->fp);
 		funlockfile(h->fp);
+	}
 }
 
 /* Until a second thread exists glibc locks nothing (_IO_enable_locks
  * marks every stream when one is created), and neither does this. */
 static bool take(FILE *fp, bool lock)
 {
-	if (!lock || (fp->_flags & IO_USER_LOCK) ||
+	if (!lock || (flags_of(fp) & IO_USER_LOCK) ||
 	    !(fp->_flags2 & IO_FLAGS2_NEED_LOCK))
 		return false;
 	flockfile(fp);
+	LOCK_ACQUIRED(fp);
 	return true;
 }
 
@@ -209,7 +246,7 @@ static void to_main_get_area(FILE *fp)
 {
 	char *tmp;
 
-	fp->_flags &= ~IO_IN_BACKUP;
+	flags_clear(fp, IO_IN_BACKUP);
 	tmp = fp->_IO_read_end;
 	fp->_IO_read_end = fp->_IO_save_end;
 	fp->_IO_save_end = tmp;
@@ -238,7 +275,7 @@ static void alloc_buffer(FILE *fp)
 {
 	if (fp->_IO_save_base) {
 		free(fp->_IO_save_base);
-		fp->_flags &= ~IO_IN_BACKUP;
+		flags_clear(fp, IO_IN_BACKUP);
 	}
 	_IO_doallocbuf(fp);
 }
@@ -248,10 +285,10 @@ static int file_underflow(FILE *fp)
 {
 	ssize_t n;
 
-	if (fp->_flags & IO_EOF_SEEN)
+	if (flags_of(fp) & IO_EOF_SEEN)
 		return EOF;
-	if (fp->_flags & IO_NO_READS) {
-		fp->_flags |= IO_ERR_SEEN;
+	if (flags_of(fp) & IO_NO_READS) {
+		flags_set(fp, IO_ERR_SEEN);
 		errno = EBADF;
 		return EOF;
 	}
@@ -261,8 +298,8 @@ static int file_underflow(FILE *fp)
 		alloc_buffer(fp);
 	/* libc flushes a line-buffered stdout before a line-buffered or
 	 * unbuffered stream reads. */
-	if ((fp->_flags & (IO_LINE_BUF | IO_UNBUFFERED)) &&
-	    (stdout->_flags & (IO_LINKED | IO_NO_WRITES | IO_LINE_BUF)) ==
+	if ((flags_of(fp) & (IO_LINE_BUF | IO_UNBUFFERED)) &&
+	    (flags_of(stdout) & (IO_LINKED | IO_NO_WRITES | IO_LINE_BUF)) ==
 		    (IO_LINKED | IO_LINE_BUF))
 		fflush(stdout);
 	_IO_switch_to_get_mode(fp);
@@ -273,10 +310,12 @@ static int file_underflow(FILE *fp)
 	n = sysread(fp, fp->_IO_buf_base,
 		    (size_t)(fp->_IO_buf_end - fp->_IO_buf_base));
 	if (n <= 0) {
-		if (n == 0)
-			fp->_flags |= IO_EOF_SEEN;
-		else
-			fp->_flags |= IO_ERR_SEEN, n = 0;
+		if (n == 0) {
+			flags_set(fp, IO_EOF_SEEN);
+		} else {
+			flags_set(fp, IO_ERR_SEEN);
+			n = 0;
+		}
 	}
 	fp->_IO_read_end += n;
 	if (n == 0) {
@@ -305,13 +344,13 @@ static int before_refill(FILE *fp, bool consume, bool *ret_real)
 		return EOF;
 	if (fp->_mode == 0)
 		fp->_mode = -1;
-	if ((fp->_flags & IO_CURRENTLY_PUTTING) &&
+	if ((flags_of(fp) & IO_CURRENTLY_PUTTING) &&
 	    _IO_switch_to_get_mode(fp) == EOF)
 		return EOF;
 	if (fp->_IO_read_ptr < fp->_IO_read_end)
 		return consume ? *(unsigned char *)fp->_IO_read_ptr++
 			       : *(unsigned char *)fp->_IO_read_ptr;
-	if (fp->_flags & IO_IN_BACKUP) {
+	if (flags_of(fp) & IO_IN_BACKUP) {
 		to_main_get_area(fp);
 		if (fp->_IO_read_ptr < fp->_IO_read_end)
 			return consume ? *(unsigned char *)fp->_IO_read_ptr++
@@ -423,10 +462,10 @@ char *mr_stdio_fgets(char *buf, int n, FILE *fp, bool lock, size_t chk_size)
 	count(MR_C_STDIO_READS);
 	if (want > chk_size)
 		want = chk_size;
-	old_error = fp->_flags & IO_ERR_SEEN;
-	fp->_flags &= ~IO_ERR_SEEN;
+	old_error = flags_of(fp) & IO_ERR_SEEN;
+	flags_clear(fp, IO_ERR_SEEN);
 	got = get_line(fp, buf, want, '\n');
-	if (got == 0 || ((fp->_flags & IO_ERR_SEEN) && errno != EAGAIN)) {
+	if (got == 0 || ((flags_of(fp) & IO_ERR_SEEN) && errno != EAGAIN)) {
 		result = NULL;
 	} else {
 		if (got >= chk_size)
@@ -434,7 +473,7 @@ char *mr_stdio_fgets(char *buf, int n, FILE *fp, bool lock, size_t chk_size)
 		buf[got] = '\0';
 		result = buf;
 	}
-	fp->_flags |= old_error;
+	flags_set(fp, old_error);
 	return result;
 }
 
@@ -448,7 +487,7 @@ ssize_t mr_stdio_getdelim(char **lineptr, size_t *n, int delim, FILE *fp)
 	}
 	HOLD(fp, true);
 	count(MR_C_STDIO_READS);
-	if (fp->_flags & IO_ERR_SEEN)
+	if (flags_of(fp) & IO_ERR_SEEN)
 		return -1;
 	if (!*lineptr || *n == 0) {
 		*n = 120;
@@ -517,7 +556,7 @@ static size_t get_n(FILE *fp, char *s, size_t n)
 			want -= have;
 			fp->_IO_read_ptr += have;
 		}
-		if (fp->_flags & IO_IN_BACKUP) {
+		if (flags_of(fp) & IO_IN_BACKUP) {
 			to_main_get_area(fp);
 			continue;
 		}
@@ -550,7 +589,7 @@ static size_t get_n(FILE *fp, char *s, size_t n)
 			got = sysread(fp, s, (size_t)got);
 		}
 		if (got <= 0) {
-			fp->_flags |= got == 0 ? IO_EOF_SEEN : IO_ERR_SEEN;
+			flags_set(fp, got == 0 ? IO_EOF_SEEN : IO_ERR_SEEN);
 			break;
 		}
 		s += got;

@@ -21,6 +21,7 @@
 #define THREADS 4
 
 static FILE *shared;
+static const char *lines_path; /* dpath() is not thread-safe */
 static char own_result[THREADS][128];
 static _Atomic uint64_t total_lines, total_bytes, line_sum;
 
@@ -71,7 +72,7 @@ static void *shared_reader(void *arg)
 static void *own_reader(void *arg)
 {
 	long id = (long)arg;
-	FILE *f = fopen(dpath("lines"), "r");
+	FILE *f = fopen(lines_path, "r");
 	uint64_t hash = 14695981039346656037ull;
 	char buf[3000];
 	size_t n;
@@ -106,6 +107,7 @@ int main(int argc, char **argv)
 
 	setup(argc, argv);
 	make_lines("lines");
+	lines_path = strdup(dpath("lines"));
 
 	section("four threads, one stream");
 	shared = fopen(dpath("lines"), "r");
