@@ -1060,6 +1060,9 @@ static bool decide(int fd, struct mr_desc *desc, bool positional)
 	 * open): the slot is emptied before that, so their answers were
 	 * about this description only if the slot still holds it now.
 	 */
+	/* Uncounted: whoever emptied the slot counted its reason (often a
+	 * signal handler that met this decision and gave the description
+	 * to the kernel: fb.interrupted). */
 	if (!mr_fdtable_holds(fd, desc)) {
 		munmap(map, (size_t)st.st_size);
 		mr_count(MR_C_SYS_MUNMAP, 1);
