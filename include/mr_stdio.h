@@ -70,7 +70,8 @@ void mr_stdio_before_closeall(void);
 
 /* Hand fp to libc for good (a call stdio.c does not reimplement). */
 void mr_stdio_surrender(FILE *fp);
-/* At exit, before libc's own cleanup seeks read streams back. */
+/* At exit, before libc's own cleanup seeks every read stream back over
+ * its unread bytes, relative to the kernel's offset (not counted). */
 void mr_stdio_surrender_all(void);
 
 /* ---- the readers (fp served; lock: take the FILE's lock as libc does) -- */

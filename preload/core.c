@@ -126,6 +126,7 @@ __attribute__((constructor)) static void mr_constructor(void)
 __attribute__((destructor)) static void mr_destructor(void)
 {
 	mr_stats_report_at_exit();
+	mr_stdio_surrender_all();
 }
 
 /*

@@ -191,7 +191,7 @@ void mr_stdio_surrender_all(void)
 		FILE *fp = atomic_exchange(&mr_stdio_streams[fd], NULL);
 
 		if (fp)
-			mr_hand_back(fd, MMAPREAD_FB_STDIO_CALL);
+			mr_sync_offset(fd);
 	}
 }
 
