@@ -1848,8 +1848,16 @@ STDIO_WRAPPER(int, fcloseall, (void))
 			mr_stdio_surrender(fp); \
 	} while (0)
 
-#define SCANF_WRAPPER(name, vname, fp_type)                                \
-	STDIO_WRAPPER(int, name, (fp_type fp, const char *fmt, ...))      \
+#define HAND_BACK_N(ret, name, params, ...)                                \
+	extern ret name params;                                            \
+	STDIO_WRAPPER(ret, name, params)                                   \
+	{                                                                  \
+		HAND_BACK(fp);                                             \
+		return REAL_STDIO(name)(__VA_ARGS__);                      \
+	}
+
+#define SCANF_WRAPPER(name, vname, char_type)                              \
+	STDIO_WRAPPER(int, name, (FILE *fp, const char_type *fmt, ...))   \
 	{                                                                  \
 		va_list ap;                                                \
 		int ret;                                                   \
@@ -1859,7 +1867,7 @@ STDIO_WRAPPER(int, fcloseall, (void))
 		va_end(ap);                                                \
 		return ret;                                                \
 	}                                                                  \
-	STDIO_WRAPPER(int, vname, (fp_type fp, const char *fmt, va_list ap)) \
+	STDIO_WRAPPER(int, vname, (FILE *fp, const char_type *fmt, va_list ap)) \
 	{                                                                  \
 		HAND_BACK(fp);                                             \
 		return REAL_STDIO(vname)(fp, fmt, ap);                     \
@@ -1868,62 +1876,42 @@ STDIO_WRAPPER(int, fcloseall, (void))
 extern int __isoc99_fscanf(FILE *fp, const char *fmt, ...);
 extern int __isoc99_vfscanf(FILE *fp, const char *fmt, va_list ap);
 
-SCANF_WRAPPER(fscanf, vfscanf, FILE *)
-SCANF_WRAPPER(__isoc99_fscanf, __isoc99_vfscanf, FILE *)
+SCANF_WRAPPER(fscanf, vfscanf, char)
+SCANF_WRAPPER(__isoc99_fscanf, __isoc99_vfscanf, char)
+SCANF_WRAPPER(fwscanf, vfwscanf, wchar_t)
 
-STDIO_WRAPPER(int, fwscanf, (FILE *fp, const wchar_t *fmt, ...))
-{
-	va_list ap;
-	int ret;
+HAND_BACK_N(wint_t, fgetwc, (FILE *fp), fp)
+HAND_BACK_N(wint_t, getwc, (FILE *fp), fp)
+HAND_BACK_N(wint_t, fgetwc_unlocked, (FILE *fp), fp)
+HAND_BACK_N(wint_t, getwc_unlocked, (FILE *fp), fp)
+HAND_BACK_N(int, getw, (FILE *fp), fp)
+HAND_BACK_N(struct passwd *, fgetpwent, (FILE *fp), fp)
+HAND_BACK_N(struct group *, fgetgrent, (FILE *fp), fp)
+HAND_BACK_N(struct spwd *, fgetspent, (FILE *fp), fp)
+HAND_BACK_N(struct sgrp *, fgetsgent, (FILE *fp), fp)
+HAND_BACK_N(struct mntent *, getmntent, (FILE *fp), fp)
 
-	HAND_BACK(fp);
-	va_start(ap, fmt);
-	ret = REAL_STDIO(vfwscanf)(fp, fmt, ap);
-	va_end(ap);
-	return ret;
-}
 
-STDIO_WRAPPER(int, vfwscanf, (FILE *fp, const wchar_t *fmt, va_list ap))
-{
-	HAND_BACK(fp);
-	return REAL_STDIO(vfwscanf)(fp, fmt, ap);
-}
 
-#define HAND_BACK_1(ret, name, fp)                                         \
-	STDIO_WRAPPER(ret, name, (FILE *fp))                               \
-	{                                                                  \
-		HAND_BACK(fp);                                             \
-		return REAL_STDIO(name)(fp);                               \
-	}
 
-HAND_BACK_1(wint_t, fgetwc, fp)
-HAND_BACK_1(wint_t, getwc, fp)
-HAND_BACK_1(wint_t, fgetwc_unlocked, fp)
-HAND_BACK_1(wint_t, getwc_unlocked, fp)
-HAND_BACK_1(int, getw, fp)
-HAND_BACK_1(struct passwd *, fgetpwent, fp)
-HAND_BACK_1(struct group *, fgetgrent, fp)
-HAND_BACK_1(struct spwd *, fgetspent, fp)
-HAND_BACK_1(struct sgrp *, fgetsgent, fp)
-HAND_BACK_1(struct mntent *, getmntent, fp)
-
-STDIO_WRAPPER(wchar_t *, fgetws, (wchar_t *ws, int n, FILE *fp))
-{
-	HAND_BACK(fp);
-	return REAL_STDIO(fgetws)(ws, n, fp);
-}
-
-STDIO_WRAPPER(wchar_t *, fgetws_unlocked, (wchar_t *ws, int n, FILE *fp))
-{
-	HAND_BACK(fp);
-	return REAL_STDIO(fgetws_unlocked)(ws, n, fp);
-}
-
-STDIO_WRAPPER(wint_t, ungetwc, (wint_t wc, FILE *fp))
-{
-	HAND_BACK(fp);
-	return REAL_STDIO(ungetwc)(wc, fp);
-}
+HAND_BACK_N(wchar_t *, fgetws, (wchar_t *ws, int n, FILE *fp), ws, n, fp)
+HAND_BACK_N(wchar_t *, fgetws_unlocked, (wchar_t *ws, int n, FILE *fp),
+	    ws, n, fp)
+HAND_BACK_N(wint_t, ungetwc, (wint_t wc, FILE *fp), wc, fp)
+HAND_BACK_N(int, fgetpwent_r,
+	    (FILE *fp, struct passwd *pw, char *buf, size_t len,
+	     struct passwd **ret), fp, pw, buf, len, ret)
+HAND_BACK_N(int, fgetgrent_r,
+	    (FILE *fp, struct group *gr, char *buf, size_t len,
+	     struct group **ret), fp, gr, buf, len, ret)
+HAND_BACK_N(int, fgetspent_r,
+	    (FILE *fp, struct spwd *sp, char *buf, size_t len,
+	     struct spwd **ret), fp, sp, buf, len, ret)
+HAND_BACK_N(int, fgetsgent_r,
+	    (FILE *fp, struct sgrp *sg, char *buf, size_t len,
+	     struct sgrp **ret), fp, sg, buf, len, ret)
+HAND_BACK_N(struct mntent *, getmntent_r,
+	    (FILE *fp, struct mntent *m, char *buf, int len), fp, m, buf, len)
 
 /* A stream made wide reads through libc's wide buffer from then on. */
 STDIO_WRAPPER(int, fwide, (FILE *fp, int mode))
@@ -1933,58 +1921,16 @@ STDIO_WRAPPER(int, fwide, (FILE *fp, int mode))
 	return REAL_STDIO(fwide)(fp, mode);
 }
 
-STDIO_WRAPPER(int, fgetpwent_r,
-	      (FILE *fp, struct passwd *pw, char *buf, size_t len,
-	       struct passwd **ret))
-{
-	HAND_BACK(fp);
-	return REAL_STDIO(fgetpwent_r)(fp, pw, buf, len, ret);
-}
 
-STDIO_WRAPPER(int, fgetgrent_r,
-	      (FILE *fp, struct group *gr, char *buf, size_t len,
-	       struct group **ret))
-{
-	HAND_BACK(fp);
-	return REAL_STDIO(fgetgrent_r)(fp, gr, buf, len, ret);
-}
 
-STDIO_WRAPPER(int, fgetspent_r,
-	      (FILE *fp, struct spwd *sp, char *buf, size_t len,
-	       struct spwd **ret))
-{
-	HAND_BACK(fp);
-	return REAL_STDIO(fgetspent_r)(fp, sp, buf, len, ret);
-}
 
-STDIO_WRAPPER(int, fgetsgent_r,
-	      (FILE *fp, struct sgrp *sg, char *buf, size_t len,
-	       struct sgrp **ret))
-{
-	HAND_BACK(fp);
-	return REAL_STDIO(fgetsgent_r)(fp, sg, buf, len, ret);
-}
 
-STDIO_WRAPPER(struct mntent *, getmntent_r,
-	      (FILE *fp, struct mntent *m, char *buf, int len))
-{
-	HAND_BACK(fp);
-	return REAL_STDIO(getmntent_r)(fp, m, buf, len);
-}
 
 /*
  * libio's own names, still exported for old binaries (libstdc++ before
  * GCC 3.4 and programs built against glibc 2.0): code mmapread does not
  * reimplement, so the stream goes back to libc first.
  */
-#define HAND_BACK_N(ret, name, params, ...)                                \
-	extern ret name params;                                            \
-	STDIO_WRAPPER(ret, name, params)                                   \
-	{                                                                  \
-		HAND_BACK(fp);                                             \
-		return REAL_STDIO(name)(__VA_ARGS__);                      \
-	}
-
 HAND_BACK_N(size_t, _IO_getline,
 	    (FILE *fp, char *buf, size_t n, int delim, int extract),
 	    fp, buf, n, delim, extract)
