@@ -202,6 +202,10 @@ int mr_real_sigmask(int how, const sigset_t *set, sigset_t *old);
  */
 const struct mr_real *mr_real_table(void);
 
+/* The field at offset of struct mr_real, looked up on first use for the
+ * functions real.c resolves lazily (NULL: libc lacks it). */
+void *mr_real_lazy(size_t offset);
+
 /*
  * Calls mmapread makes on its own behalf: raw system calls, so that no other
  * interposer sees them and they never recurse into this library.

@@ -327,10 +327,11 @@ EXPORT const char *mmapread_fallback_name(int reason)
 
 /* Calls a real process function, or fails with ENOSYS if libc lacks it. */
 #define REAL_CALL(fn, fail, ...)                              \
-	({                                                    \
-		const struct mr_real *real_ = mr_real_table(); \
-		real_->fn ? real_->fn(__VA_ARGS__)            \
-			  : (errno = ENOSYS, (fail));         \
+	({                                                                 \
+		__typeof__(((struct mr_real *)0)->fn) fn_ =                \
+			(__typeof__(fn_))mr_real_lazy(                     \
+				offsetof(struct mr_real, fn));             \
+		fn_ ? fn_(__VA_ARGS__) : (errno = ENOSYS, (fail));         \
 	})
 
 EXPORT pid_t fork(void)
