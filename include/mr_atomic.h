@@ -26,34 +26,42 @@ static inline bool mr_single(void)
 	return __libc_single_threaded;
 }
 
-/* Compare-and-swap of a 64-bit word: true if *p held *expected (then it
- * holds desired); otherwise *expected is what it held. */
+/* cmpxchg and xadd without the lock prefix; the width follows the
+ * register operand's type. */
+#define MR_CMPXCHG_SINGLE(p, expected, desired)                          \
+	({                                                                \
+		bool done_;                                               \
+		__asm__ volatile("cmpxchg %3, %1"                         \
+				 : "=@ccz"(done_), "+m"(*(p)),            \
+				   "+a"(*(expected))                      \
+				 : "r"(desired)                           \
+				 : "memory");                             \
+		done_;                                                    \
+	})
+#define MR_XADD_SINGLE(p, n)                                              \
+	({                                                                \
+		__typeof__(n) old_ = (n);                                 \
+		__asm__ volatile("xadd %0, %1"                            \
+				 : "+r"(old_), "+m"(*(p))                 \
+				 :                                        \
+				 : "memory");                             \
+		old_;                                                     \
+	})
+
+/* Compare-and-swap: true if *p held *expected (then it holds desired);
+ * otherwise *expected is what it held. */
 static inline bool mr_cas_u64(_Atomic uint64_t *p, uint64_t *expected,
 			      uint64_t desired, bool single)
 {
-	bool done;
-
-	if (!single)
-		return atomic_compare_exchange_strong(p, expected, desired);
-	__asm__ volatile("cmpxchgq %3, %1"
-			 : "=@ccz"(done), "+m"(*p), "+a"(*expected)
-			 : "r"(desired)
-			 : "memory");
-	return done;
+	return single ? MR_CMPXCHG_SINGLE(p, expected, desired)
+		      : atomic_compare_exchange_strong(p, expected, desired);
 }
 
 static inline bool mr_cas_u32(_Atomic uint32_t *p, uint32_t *expected,
 			      uint32_t desired, bool single)
 {
-	bool done;
-
-	if (!single)
-		return atomic_compare_exchange_strong(p, expected, desired);
-	__asm__ volatile("cmpxchgl %3, %1"
-			 : "=@ccz"(done), "+m"(*p), "+a"(*expected)
-			 : "r"(desired)
-			 : "memory");
-	return done;
+	return single ? MR_CMPXCHG_SINGLE(p, expected, desired)
+		      : atomic_compare_exchange_strong(p, expected, desired);
 }
 
 static inline bool mr_cas_ptr(void *_Atomic *p, void **expected,
@@ -66,18 +74,12 @@ static inline bool mr_cas_ptr(void *_Atomic *p, void **expected,
 /* *p += n; returns the old value. */
 static inline uint32_t mr_add_u32(_Atomic uint32_t *p, uint32_t n, bool single)
 {
-	if (!single)
-		return atomic_fetch_add(p, n);
-	__asm__ volatile("xaddl %0, %1" : "+r"(n), "+m"(*p) : : "memory");
-	return n;
+	return single ? MR_XADD_SINGLE(p, n) : atomic_fetch_add(p, n);
 }
 
 static inline uint64_t mr_add_u64(_Atomic uint64_t *p, uint64_t n, bool single)
 {
-	if (!single)
-		return atomic_fetch_add(p, n);
-	__asm__ volatile("xaddq %0, %1" : "+r"(n), "+m"(*p) : : "memory");
-	return n;
+	return single ? MR_XADD_SINGLE(p, n) : atomic_fetch_add(p, n);
 }
 
 /* Swap in desired; returns what *p held. */

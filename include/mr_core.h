@@ -1,8 +1,8 @@
 /*
  * The operations behind the interposed names.
  *
- * preload/interpose.c is the only caller: each exported libc name there is
- * a thin wrapper over one of these. Every function returns its result or
+ * preload/interpose.c calls them (each exported libc name there is a thin
+ * wrapper over one of these), and stdio.c the few it needs for streams. Every function returns its result or
  * -errno, and never touches errno on success, so the wrapper alone turns
  * the result into libc's -1/errno convention.
  */
@@ -10,6 +10,8 @@
 #define MR_CORE_H
 
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -108,8 +110,6 @@ void mr_sync_offset(int fd);
  * kernel's offset to pos itself. mr_core_drop_fd: libc is about to close
  * fd where no wrapper sees it.
  */
-#include <stdbool.h>
-#include <stdint.h>
 bool mr_core_stdio_track(int fd, const char *path, uint64_t epoch);
 ssize_t mr_core_stdio_read(int fd, void *buf, size_t count, bool *ret_served);
 void mr_core_adopt_offset(int fd, off_t pos);

@@ -206,6 +206,9 @@ const struct mr_real *mr_real_table(void);
  * functions real.c resolves lazily (NULL: libc lacks it). */
 void *mr_real_lazy(size_t offset);
 
+/* libc's function name, looked up once into *slot (NULL: libc lacks it). */
+void *mr_real_lookup(void **slot, const char *name);
+
 /*
  * Calls mmapread makes on its own behalf: raw system calls, so that no other
  * interposer sees them and they never recurse into this library.

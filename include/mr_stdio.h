@@ -88,33 +88,27 @@ size_t mr_stdio_fread(void *buf, size_t size, size_t count, FILE *fp,
 /* ---- calls libc makes, with the kernel's offset made right ------------- */
 
 /*
- * Around ftell/ftello/fgetpos: when the stream caches no offset, libc asks
- * the kernel's, so the description's is lent as the cached one (and taken
- * back after). Returns what mr_stdio_tell_end() needs.
+ * Each *_begin() takes the FILE's lock as libc will, and
+ * mr_stdio_bracket_end() (ok: the call succeeded) releases it.
+ * - ftell/ftello/fgetpos: when the stream caches no offset, libc asks the
+ *   kernel's, so the description's is lent as the cached one (and taken
+ *   back after).
+ * - fseek/fseeko/fsetpos/rewind (whence: SEEK_SET for the absolute ones):
+ *   libc seeks the kernel's offset itself; the description adopts where
+ *   it left it.
+ * - fflush and the setvbuf family seek the kernel back over unread
+ *   buffered bytes, relative to where the kernel is: it is brought up to
+ *   date first, and the description adopts the result.
  */
 struct mr_stdio_bracket {
 	FILE *fp;
 	bool locked;
 	bool lent;
 	bool synced;
-	ssize_t unread;
 };
 void mr_stdio_tell_begin(FILE *fp, struct mr_stdio_bracket *b);
-void mr_stdio_tell_end(struct mr_stdio_bracket *b);
-
-/*
- * Around fseek/fseeko/fsetpos/rewind (whence: SEEK_SET for the absolute
- * ones): libc seeks the kernel's offset itself; ok says whether the call
- * succeeded, and then the description adopts where it left the kernel.
- */
 void mr_stdio_seek_begin(FILE *fp, int whence, struct mr_stdio_bracket *b);
-void mr_stdio_seek_end(struct mr_stdio_bracket *b, bool ok);
-
-/*
- * Around fflush and the setvbuf family, which seek the kernel's offset
- * back over unread buffered bytes (relative to where the kernel is).
- */
 void mr_stdio_sync_begin(FILE *fp, struct mr_stdio_bracket *b);
-void mr_stdio_sync_end(struct mr_stdio_bracket *b, bool ok);
+void mr_stdio_bracket_end(struct mr_stdio_bracket *b, bool ok);
 
 #endif

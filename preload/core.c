@@ -598,23 +598,20 @@ bool mr_core_stdio_track(int fd, const char *path, uint64_t epoch)
 {
 	int saved_errno = errno, state;
 	struct mr_desc *desc;
+	bool tracked = false;
 
 	if (path)
 		track_new_fd(fd, O_RDONLY, path, epoch);
 	desc = mr_fdtable_acquire(fd);
-	if (!desc)
-		goto out;
-	state = atomic_load(&desc->state);
-	if (state == MR_WATCHING || state == MR_MAPPED)
-		atomic_store(&desc->stdio, true);
-	else
-		state = -1;
-	mr_desc_put(desc);
+	if (desc) {
+		state = atomic_load(&desc->state);
+		tracked = state == MR_WATCHING || state == MR_MAPPED;
+		if (tracked)
+			atomic_store(&desc->stdio, true);
+		mr_desc_put(desc);
+	}
 	errno = saved_errno;
-	return state >= 0;
-out:
-	errno = saved_errno;
-	return false;
+	return tracked;
 }
 
 void mr_core_adopt_offset(int fd, off_t pos)

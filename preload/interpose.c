@@ -1485,7 +1485,6 @@ EXPORT int swapcontext(ucontext_t *oucp, const ucontext_t *ucp)
 
 /* ---- stdio streams mmapread serves (mr_stdio.h) ------------------------- */
 
-#include <dlfcn.h>
 #include <mntent.h>
 #include <grp.h>
 #include <pwd.h>
@@ -1499,14 +1498,8 @@ EXPORT int swapcontext(ucontext_t *oucp, const ucontext_t *ucp)
  */
 #define REAL_STDIO(name)                                                   \
 	({                                                                 \
-		static __typeof__(&name) real_;                            \
-		__typeof__(&name) fn_ =                                    \
-			__atomic_load_n(&real_, __ATOMIC_ACQUIRE);         \
-		if (!fn_) {                                                \
-			fn_ = (__typeof__(&name))dlsym(RTLD_NEXT, #name);  \
-			__atomic_store_n(&real_, fn_, __ATOMIC_RELEASE);   \
-		}                                                          \
-		fn_;                                                       \
+		static void *real_;                                        \
+		(__typeof__(&name))mr_real_lookup(&real_, #name);          \
 	})
 
 /*
@@ -1690,7 +1683,7 @@ STDIO_WRAPPER(size_t, __fread_unlocked_chk,
 			return call;                                       \
 		mr_stdio_tell_begin(fp, &b_);                              \
 		ret_ = call;                                               \
-		mr_stdio_tell_end(&b_);                                    \
+		mr_stdio_bracket_end(&b_, true);                           \
 		return ret_;                                               \
 	} while (0)
 
@@ -1728,7 +1721,7 @@ STDIO_WRAPPER(int, fgetpos64, (FILE *fp, fpos64_t *pos))
 			return call;                                       \
 		mr_stdio_seek_begin(fp, whence, &b_);                      \
 		ret_ = call;                                               \
-		mr_stdio_seek_end(&b_, ret_ == 0);                         \
+		mr_stdio_bracket_end(&b_, ret_ == 0);                      \
 		return ret_;                                               \
 	} while (0)
 
@@ -1767,7 +1760,7 @@ STDIO_WRAPPER(void, rewind, (FILE *fp))
 	}
 	mr_stdio_seek_begin(fp, SEEK_SET, &b);
 	REAL_STDIO(rewind)(fp);
-	mr_stdio_seek_end(&b, true);
+	mr_stdio_bracket_end(&b, true);
 }
 
 /* fflush and the buffer changes seek the kernel back over unread bytes. */
@@ -1779,7 +1772,7 @@ STDIO_WRAPPER(void, rewind, (FILE *fp))
 			return call;                                       \
 		mr_stdio_sync_begin(fp, &b_);                              \
 		ret_ = call;                                               \
-		mr_stdio_sync_end(&b_, ok);                                \
+		mr_stdio_bracket_end(&b_, ok);                             \
 		return ret_;                                               \
 	} while (0)
 
@@ -1808,7 +1801,7 @@ STDIO_WRAPPER(int, setvbuf, (FILE *fp, char *buf, int mode, size_t size))
 		}                               \
 		mr_stdio_sync_begin(fp, &b_);   \
 		call;                           \
-		mr_stdio_sync_end(&b_, true);   \
+		mr_stdio_bracket_end(&b_, true); \
 	} while (0)
 
 STDIO_WRAPPER(void, setbuf, (FILE *fp, char *buf))

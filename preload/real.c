@@ -159,6 +159,22 @@ static const struct lazy_name {
 /* A lazy slot whose function libc lacks (NULL means "not looked up"). */
 #define ABSENT ((void *)1)
 
+void *mr_real_lookup(void **slot, const char *name)
+{
+	void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	bool was_resolving = resolving;
+
+	if (fn)
+		return fn == ABSENT ? NULL : fn;
+	/* A lookup may run inside another (dlsym's allocator opening a
+	 * file): the table's own accessors take raw system calls meanwhile. */
+	resolving = true;
+	fn = dlsym(RTLD_NEXT, name);
+	resolving = was_resolving;
+	__atomic_store_n(slot, fn ? fn : ABSENT, __ATOMIC_RELEASE);
+	return fn;
+}
+
 void *mr_real_lazy(size_t offset)
 {
 	void **slot = (void **)((char *)&real + offset);
@@ -167,20 +183,12 @@ void *mr_real_lazy(size_t offset)
 	if (fn)
 		return fn == ABSENT ? NULL : fn;
 	mr_real_init();
-	fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-	if (fn || resolving)
-		return fn == ABSENT ? NULL : fn;
 	for (size_t i = 0; i < sizeof(lazy_names) / sizeof(lazy_names[0]);
-	     i++) {
-		if (lazy_names[i].offset != offset)
-			continue;
-		resolving = true;
-		fn = dlsym(RTLD_NEXT, lazy_names[i].name);
-		resolving = false;
-		__atomic_store_n(slot, fn ? fn : ABSENT, __ATOMIC_RELEASE);
-		return fn;
-	}
-	return NULL;
+	     i++)
+		if (lazy_names[i].offset == offset)
+			return mr_real_lookup(slot, lazy_names[i].name);
+	/* Resolved by mr_real_init(), or libc lacks it. */
+	return __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 }
 
 /* The resolved pointer, or NULL while it cannot be had yet. */

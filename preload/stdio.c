@@ -11,7 +11,6 @@
  */
 #include "mr_stdio.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -49,21 +48,15 @@ extern void _IO_free_backup_area(FILE *fp);
 FILE *_Atomic mr_stdio_streams[MR_STDIO_FDS];
 
 /* libc's __uflow and __underflow, for streams handed back mid-call. */
-static int (*_Atomic real_uflow)(FILE *);
-static int (*_Atomic real_underflow)(FILE *);
+static void *real_uflow, *real_underflow;
 
-static int call_real(int (*_Atomic *slot)(FILE *), const char *name,
-		     FILE *fp)
+static int call_real(void **slot, const char *name, FILE *fp)
 {
-	int (*fn)(FILE *) = atomic_load(slot);
+	int (*fn)(FILE *) = (int (*)(FILE *))mr_real_lookup(slot, name);
 
 	if (!fn) {
-		*(void **)&fn = dlsym(RTLD_NEXT, name);
-		if (!fn) {
-			errno = ENOSYS;
-			return EOF;
-		}
-		atomic_store(slot, fn);
+		errno = ENOSYS;
+		return EOF;
 	}
 	return fn(fp);
 }
@@ -622,25 +615,21 @@ static off_t description_offset(int fd)
 	return pos < 0 ? IO_POS_BAD : pos;
 }
 
-void mr_stdio_tell_begin(FILE *fp, struct mr_stdio_bracket *b)
+/* Lock the stream as libc will; true if it is served. */
+static bool bracket_start(FILE *fp, struct mr_stdio_bracket *b)
 {
 	*b = (struct mr_stdio_bracket){ .fp = fp };
 	b->locked = take(fp, true);
-	if (!mr_stdio_served(fp) || fp->_offset != IO_POS_BAD)
+	return mr_stdio_served(fp);
+}
+
+void mr_stdio_tell_begin(FILE *fp, struct mr_stdio_bracket *b)
+{
+	if (!bracket_start(fp, b) || fp->_offset != IO_POS_BAD)
 		return;
 	/* ftell would ask the kernel (lseek SEEK_CUR): lend the answer. */
 	fp->_offset = description_offset(fp->_fileno);
 	b->lent = fp->_offset != IO_POS_BAD;
-}
-
-void mr_stdio_tell_end(struct mr_stdio_bracket *b)
-{
-	int saved_errno = errno;
-
-	if (b->lent)
-		b->fp->_offset = IO_POS_BAD;
-	release(&(struct held){ b->fp, b->locked });
-	errno = saved_errno;
 }
 
 /*
@@ -651,33 +640,11 @@ void mr_stdio_tell_end(struct mr_stdio_bracket *b)
  */
 void mr_stdio_seek_begin(FILE *fp, int whence, struct mr_stdio_bracket *b)
 {
-	*b = (struct mr_stdio_bracket){ .fp = fp };
-	b->locked = take(fp, true);
-	if (!mr_stdio_served(fp))
+	if (!bracket_start(fp, b))
 		return;
 	b->synced = true;
 	if (whence == SEEK_CUR && fp->_offset == IO_POS_BAD)
 		mr_sync_offset(fp->_fileno);
-}
-
-static void adopt_kernel_offset(FILE *fp)
-{
-	off_t pos = fp->_offset;
-
-	if (pos == IO_POS_BAD)
-		pos = mr_real_lseek(fp->_fileno, 0, SEEK_CUR);
-	if (pos >= 0)
-		mr_core_adopt_offset(fp->_fileno, pos);
-}
-
-void mr_stdio_seek_end(struct mr_stdio_bracket *b, bool ok)
-{
-	int saved_errno = errno;
-
-	if (b->synced && ok && mr_stdio_served(b->fp))
-		adopt_kernel_offset(b->fp);
-	release(&(struct held){ b->fp, b->locked });
-	errno = saved_errno;
 }
 
 /*
@@ -687,27 +654,28 @@ void mr_stdio_seek_end(struct mr_stdio_bracket *b, bool ok)
  */
 void mr_stdio_sync_begin(FILE *fp, struct mr_stdio_bracket *b)
 {
-	*b = (struct mr_stdio_bracket){ .fp = fp };
-	b->locked = take(fp, true);
-	if (!mr_stdio_served(fp))
-		return;
-	b->unread = fp->_IO_read_end - fp->_IO_read_ptr;
-	if (b->unread == 0)
+	if (!bracket_start(fp, b) || fp->_IO_read_end == fp->_IO_read_ptr)
 		return;
 	b->synced = true;
 	mr_sync_offset(fp->_fileno);
 }
 
-void mr_stdio_sync_end(struct mr_stdio_bracket *b, bool ok)
+void mr_stdio_bracket_end(struct mr_stdio_bracket *b, bool ok)
 {
 	int saved_errno = errno;
+	FILE *fp = b->fp;
 	off_t pos;
 
-	if (b->synced && ok && mr_stdio_served(b->fp)) {
-		pos = mr_real_lseek(b->fp->_fileno, 0, SEEK_CUR);
+	if (b->lent)
+		fp->_offset = IO_POS_BAD;
+	if (b->synced && ok && mr_stdio_served(fp)) {
+		/* Where libc left the kernel: its cached offset, if any. */
+		pos = fp->_offset;
+		if (pos == IO_POS_BAD)
+			pos = mr_real_lseek(fp->_fileno, 0, SEEK_CUR);
 		if (pos >= 0)
-			mr_core_adopt_offset(b->fp->_fileno, pos);
+			mr_core_adopt_offset(fp->_fileno, pos);
 	}
-	release(&(struct held){ b->fp, b->locked });
+	release(&(struct held){ fp, b->locked });
 	errno = saved_errno;
 }
