@@ -16,12 +16,13 @@
 #include <sys/mman.h>
 
 #include "mr_atomic.h"
+#include "mr_section.h"
 #include "mr_stats.h"
 
 #define POOL_CHUNK 256u
 #define POOL_MAX_CHUNKS 16384u /* 4 Mi descriptions */
 
-static struct mr_desc *_Atomic pool_chunks[POOL_MAX_CHUNKS];
+static struct mr_desc *_Atomic pool_chunks[POOL_MAX_CHUNKS] MR_LARGE_TABLE;
 static _Atomic uint32_t fresh_next; /* objects ever handed out */
 static _Atomic uint64_t free_head; /* tag << 32 | (index + 1), 0: empty */
 static _Atomic uint32_t live_count;

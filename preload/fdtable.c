@@ -12,6 +12,7 @@
 
 #include "mr_atomic.h"
 #include "mr_desc.h"
+#include "mr_section.h"
 #include "mr_stats.h"
 
 #define LEAF_BITS 10u
@@ -30,11 +31,14 @@ struct fd_mid {
 };
 
 _Static_assert(MR_FDTABLE_DIRECT == LEAF_SIZE, "the direct slots are a leaf");
-struct mr_desc *_Atomic mr_fdtable_direct[MR_FDTABLE_DIRECT];
-static struct fd_mid first_mid = {
-	.leaf = { [0] = (struct fd_leaf *)mr_fdtable_direct },
-};
-static struct fd_mid *_Atomic root[ROOT_SIZE] = { [0] = &first_mid };
+struct mr_desc *_Atomic mr_fdtable_direct[MR_FDTABLE_DIRECT] MR_LARGE_TABLE;
+/*
+ * The first mid level is static and its first leaf is the direct slots.
+ * Neither is written into the table (see mid_of() and leaf_of()): pointers
+ * there would need relocating at load, a page fault for every process.
+ */
+static struct fd_mid first_mid MR_LARGE_TABLE;
+static struct fd_mid *_Atomic root[ROOT_SIZE] MR_LARGE_TABLE;
 
 static unsigned int root_index(unsigned int fd)
 {
@@ -49,6 +53,22 @@ static unsigned int mid_index(unsigned int fd)
 static unsigned int leaf_index(unsigned int fd)
 {
 	return fd & (LEAF_SIZE - 1);
+}
+
+static struct fd_mid *mid_of(unsigned int ufd)
+{
+	if (root_index(ufd) == 0)
+		return &first_mid;
+	return atomic_load_explicit(&root[root_index(ufd)],
+				    memory_order_acquire);
+}
+
+static struct fd_leaf *leaf_of(struct fd_mid *mid, unsigned int ufd)
+{
+	if (ufd < MR_FDTABLE_DIRECT)
+		return (struct fd_leaf *)mr_fdtable_direct;
+	return atomic_load_explicit(&mid->leaf[mid_index(ufd)],
+				    memory_order_acquire);
 }
 
 /* A zeroed level; mmap rather than malloc keeps us signal-safe. */
@@ -92,15 +112,13 @@ static struct mr_desc *_Atomic *slot_of(int fd, bool create)
 		return NULL;
 	if (ufd < MR_FDTABLE_DIRECT)
 		return &mr_fdtable_direct[ufd];
-	mid = atomic_load_explicit(&root[root_index(ufd)],
-				   memory_order_acquire);
+	mid = mid_of(ufd);
 	if (!mid && create)
 		mid = level_get_or_add((void *_Atomic *)&root[root_index(ufd)],
 				       sizeof(*mid));
 	if (!mid)
 		return NULL;
-	leaf = atomic_load_explicit(&mid->leaf[mid_index(ufd)],
-				    memory_order_acquire);
+	leaf = leaf_of(mid, ufd);
 	if (!leaf && create)
 		leaf = level_get_or_add(
 			(void *_Atomic *)&mid->leaf[mid_index(ufd)],
@@ -234,8 +252,7 @@ static void walk(unsigned int first, unsigned int last,
 		last = MR_FDTABLE_LIMIT - 1;
 	while (fd <= last) {
 		unsigned int ufd = (unsigned int)fd;
-		struct fd_mid *mid = atomic_load_explicit(
-			&root[root_index(ufd)], memory_order_acquire);
+		struct fd_mid *mid = mid_of(ufd);
 		struct fd_leaf *leaf;
 
 		if (!mid) {
@@ -243,8 +260,7 @@ static void walk(unsigned int first, unsigned int last,
 			     << (LEAF_BITS + MID_BITS);
 			continue;
 		}
-		leaf = atomic_load_explicit(&mid->leaf[mid_index(ufd)],
-					    memory_order_acquire);
+		leaf = leaf_of(mid, ufd);
 		if (!leaf) {
 			fd = ((fd >> LEAF_BITS) + 1) << LEAF_BITS;
 			continue;

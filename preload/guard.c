@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "mr_real.h"
+#include "mr_section.h"
 #include "mr_stats.h"
 
 /* The kernel's flag for "sa_restorer is set"; glibc hides it. */
@@ -149,7 +150,7 @@ static struct recorded_action program_act[GUARD_SIGNALS];
 static atomic_int armed; /* 0 no, 1 arming, 2 armed */
 
 /* Other signals' handlers behind the trampoline (mr_guard_other_sigaction). */
-static struct recorded_action trampolined[NSIG];
+static struct recorded_action trampolined[NSIG] MR_LARGE_TABLE;
 
 static int guard_slot(int sig)
 {

@@ -41,6 +41,7 @@
 #include "mr_stats.h"
 #include "mr_stdio.h"
 #include "mr_trace.h"
+#include "mr_unwind.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -1309,6 +1310,7 @@ EXPORT int rexec_af(char **ahost, int rport, const char *name,
 EXPORT int pthread_cancel(pthread_t thread)
 {
 	mr_note_cancel();
+	mr_unwind_bind();
 	return REAL_CALL(pthread_cancel, ENOSYS, thread);
 }
 

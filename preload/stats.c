@@ -17,6 +17,7 @@
 #include "mr_desc.h"
 #include "mr_out.h"
 #include "mr_real.h"
+#include "mr_section.h"
 
 _Atomic uint64_t mr_counters[MR_C_COUNT];
 _Atomic uint64_t mr_fallback_counters[MMAPREAD_FB_COUNT];
@@ -112,8 +113,8 @@ struct file_entry {
 	struct mr_file_counters c;
 };
 
-static struct file_entry files[FILES_MAX];
-static struct file_entry other_files;
+static struct file_entry files[FILES_MAX] MR_LARGE_TABLE;
+static struct file_entry other_files MR_LARGE_TABLE;
 /*
  * The slots claimed so far, in claim order: the table is 4 MiB of BSS, and
  * a walk over all of it (a forked child's restart, the report) would fault
@@ -121,7 +122,7 @@ static struct file_entry other_files;
  * index + 1: 0 is a claim whose index is not written yet (its claimer was
  * interrupted), skipped.
  */
-static uint16_t claimed[FILES_MAX];
+static uint16_t claimed[FILES_MAX] MR_LARGE_TABLE;
 static _Atomic unsigned int nclaimed;
 
 static struct file_entry *file_entry_for(const struct mr_file_id *id)
@@ -339,7 +340,7 @@ static ino_t report_ino;
 static atomic_bool reported;
 
 /* MMAPREAD_STATS_FILE made absolute while the starting directory is known. */
-static char file_template[MR_PATH_MAX + 512];
+static char file_template[MR_PATH_MAX + 512] MR_LARGE_TABLE;
 
 static bool want_report(void)
 {
@@ -394,8 +395,8 @@ static void expand_template(char *out, size_t cap, const char *program,
 }
 
 /* The report file this image created last, and the one an exec wrote. */
-static char last_created[MR_PATH_MAX + 800];
-static char exec_report_path[sizeof(last_created)];
+static char last_created[MR_PATH_MAX + 800] MR_LARGE_TABLE;
+static char exec_report_path[sizeof(last_created)] MR_LARGE_TABLE;
 
 /*
  * Create the report file: never through a symlink, never over an existing
@@ -773,8 +774,8 @@ static void format_file_table(struct mr_out *out_, const struct report_data *r)
 }
 
 /* Written once per process image; static, because it may be large. */
-static char report_text[65536];
-static struct report_data report;
+static char report_text[65536] MR_LARGE_TABLE;
+static struct report_data report MR_LARGE_TABLE;
 
 void mr_stats_report(enum mr_ended_by how)
 {

@@ -21,6 +21,7 @@
 #include "mr_config.h"
 #include "mr_core.h"
 #include "mr_real.h"
+#include "mr_section.h"
 #include "mr_stats.h"
 
 extern void __chk_fail(void) __attribute__((noreturn));
@@ -45,7 +46,7 @@ extern void _IO_doallocbuf(FILE *fp);
 extern int _IO_switch_to_get_mode(FILE *fp);
 extern void _IO_free_backup_area(FILE *fp);
 
-FILE *_Atomic mr_stdio_streams[MR_STDIO_FDS];
+FILE *_Atomic mr_stdio_streams[MR_STDIO_FDS] MR_LARGE_TABLE;
 
 /* libc's __uflow and __underflow, for streams handed back mid-call. */
 static void *real_uflow, *real_underflow;
@@ -107,8 +108,25 @@ static bool eligible(FILE *fp, int fd)
 	       !(fp->_flags2 & IO_FLAGS2_NOTCANCEL) && fp->_mode <= 0;
 }
 
+/*
+ * Whether any stream was ever served: the walks at exit and in
+ * fcloseall() skip the table otherwise (at exit they cost a process that
+ * never served a stream two page faults and a thousand locked exchanges).
+ */
+static atomic_bool ever_served;
+
+/* The stream in fd's slot, taken out of the table, or NULL. */
+static FILE *take_slot(int fd)
+{
+	if (!atomic_load_explicit(&mr_stdio_streams[fd], memory_order_relaxed))
+		return NULL;
+	return atomic_exchange(&mr_stdio_streams[fd], NULL);
+}
+
 static void serve(FILE *fp, int fd)
 {
+	if (!atomic_load_explicit(&ever_served, memory_order_relaxed))
+		atomic_store(&ever_served, true);
 	__atomic_store_n(&mr_stdio_streams[fd], fp, __ATOMIC_RELEASE);
 }
 
@@ -162,8 +180,10 @@ void mr_stdio_before_close(FILE *fp)
 
 void mr_stdio_before_closeall(void)
 {
+	if (!atomic_load(&ever_served))
+		return;
 	for (int fd = 0; fd < MR_STDIO_FDS; fd++) {
-		FILE *fp = atomic_exchange(&mr_stdio_streams[fd], NULL);
+		FILE *fp = take_slot(fd);
 
 		if (fp)
 			mr_core_drop_fd(fd);
@@ -180,8 +200,10 @@ void mr_stdio_surrender(FILE *fp)
 
 void mr_stdio_surrender_all(void)
 {
+	if (!atomic_load(&ever_served))
+		return;
 	for (int fd = 0; fd < MR_STDIO_FDS; fd++) {
-		FILE *fp = atomic_exchange(&mr_stdio_streams[fd], NULL);
+		FILE *fp = take_slot(fd);
 
 		if (fp)
 			mr_sync_offset(fd);

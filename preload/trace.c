@@ -51,6 +51,7 @@
 
 #include "mmapread.h"
 #include "mr_out.h"
+#include "mr_section.h"
 #include "mr_stats.h"
 
 /* The soname that goes with libunwind.h's ABI. */
@@ -87,7 +88,7 @@ typedef int backtrace_fn(void **buffer, int size);
 
 _Atomic uint32_t mr_trace_mask;
 
-static struct trace_slot slots[MR_TRACE_SLOTS];
+static struct trace_slot slots[MR_TRACE_SLOTS] MR_LARGE_TABLE;
 static _Atomic uint64_t other_stacks[EVENTS]; /* the table was full */
 static _Atomic uint64_t nested;               /* dropped by the guard */
 
