@@ -25,6 +25,30 @@
  */
 int mr_copy_guarded(void *dst, const void *src, size_t n);
 
+/*
+ * mr_copy_guarded() for the hot path, called from inline assembly that
+ * tells the compiler what its first pass changes (rax, rcx, rsi, rdi and
+ * memory; a restart saves what more it needs): the caller keeps its
+ * values in the other caller-saved registers across the copy instead of
+ * saving callee-saved ones. The stack pointer steps over the red zone, which
+ * a leaf caller may be using. *dst moves to the end of the copy.
+ */
+static inline bool mr_copy_guarded_inline(unsigned char **dst,
+					  const void *src, size_t n)
+{
+	unsigned char *to = *dst;
+	int ret;
+
+	__asm__ volatile("lea -128(%%rsp), %%rsp\n\t"
+			 "call mr_copy_guarded\n\t"
+			 "lea 128(%%rsp), %%rsp"
+			 : "=a"(ret), "+D"(to), "+S"(src)
+			 : "d"(n)
+			 : "rcx", "memory", "cc");
+	*dst = to;
+	return ret == 0;
+}
+
 /* Install the handlers, once per process; 0 or -errno. */
 int mr_guard_arm(void);
 

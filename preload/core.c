@@ -1376,6 +1376,17 @@ static void verify_served_iov(int fd, uint64_t pos, const struct iovec *iov,
 	}
 }
 
+#ifdef MR_TEST_SEED_WRONG_BYTE
+/* A seeded bug, only in tests/report's copy of the library: the byte at
+ * file offset 4096 is served wrong, for MMAPREAD_VERIFY (and the
+ * walk-through's comparison) to find. */
+static void seed_wrong_byte(void *buf, uint64_t pos, size_t count)
+{
+	if (pos <= 4096 && 4096 < pos + count)
+		((unsigned char *)buf)[4096 - pos] ^= 0x5a;
+}
+#endif
+
 /* The copy from the mapping; true when it went through (tail unchecked). */
 static inline bool copy_from_map(const struct mr_desc *desc, void *buf,
 				 uint64_t pos, size_t count)
@@ -1383,11 +1394,7 @@ static inline bool copy_from_map(const struct mr_desc *desc, void *buf,
 	if (mr_copy_guarded(buf, desc->map + pos, count) != 0)
 		return false;
 #ifdef MR_TEST_SEED_WRONG_BYTE
-	/* A seeded bug, only in tests/report's copy of the library: the byte
-	 * at file offset 4096 is served wrong, for MMAPREAD_VERIFY (and the
-	 * walk-through's comparison) to find. */
-	if (pos <= 4096 && 4096 < pos + count)
-		((unsigned char *)buf)[4096 - pos] ^= 0x5a;
+	seed_wrong_byte(buf, pos, count);
 #endif
 	return true;
 }
@@ -1538,8 +1545,9 @@ static inline bool fast_span_ok(const struct mr_desc *desc, const void *buf,
 	       pos + count <= desc->map_len;
 }
 
-static inline void fast_count(struct mr_desc *desc, enum mr_served_kind kind,
-			      size_t count, bool single)
+static inline __attribute__((always_inline)) void
+fast_count(struct mr_desc *desc, enum mr_served_kind kind, size_t count,
+	   bool single)
 {
 	mr_bump_fast(&desc->counters.served[kind], 1, single);
 	mr_bump_fast(&desc->counters.bytes, count, single);
@@ -1577,9 +1585,14 @@ static ssize_t watched_read(int fd, struct mr_desc *desc, void *buf,
 	return ret;
 }
 
-/* mr_read_fast; *ret_fast (when not NULL) says the copy was served here. */
-static inline __attribute__((always_inline)) ssize_t
-read_fast(int fd, void *buf, size_t count, mr_read_fn *slow, bool *ret_fast)
+/*
+ * mr_read_fast() in general: more than one thread, or a description that
+ * is not simply mapped. *ret_fast (when not NULL) says the copy was served
+ * here.
+ */
+static __attribute__((noinline)) ssize_t
+read_fast_general(int fd, void *buf, size_t count, mr_read_fn *slow,
+		  bool *ret_fast)
 {
 	bool single = __libc_single_threaded, copied;
 	struct mr_desc *desc;
@@ -1626,6 +1639,104 @@ read_fast(int fd, void *buf, size_t count, mr_read_fn *slow, bool *ret_fast)
 	mr_desc_put_fast(desc, single);
 	if (ret_fast)
 		*ret_fast = true;
+	return (ssize_t)count;
+}
+
+
+/* The reference read_fast() took, given back, and the full path. */
+static __attribute__((noinline)) ssize_t
+put_and_read_slowly(int fd, struct mr_desc *desc, void *buf, size_t count,
+		    mr_read_fn *slow)
+{
+	mr_desc_put_fast(desc, true);
+	return slow(fd, buf, count);
+}
+
+/* served_slowly() for read_fast(), which then gives its reference back. */
+static __attribute__((noinline)) ssize_t
+served_slowly_put(int fd, struct mr_desc *desc, void *buf, size_t count,
+		  uint64_t end_word, bool copied)
+{
+	ssize_t ret = served_slowly(fd, desc, buf, count,
+				    mr_offset_of(end_word) - count, copied,
+				    true, end_word);
+
+	mr_desc_put_fast(desc, true);
+	return ret;
+}
+
+/* The last reference, given back after a served read. */
+static __attribute__((noinline)) ssize_t released_after(struct mr_desc *desc,
+							size_t count)
+{
+	mr_desc_release(desc);
+	return (ssize_t)count;
+}
+
+/*
+ * mr_read_fast() itself: the case that matters, one thread reading a
+ * mapped file, with everything else handed to read_fast_general() by a
+ * tail call. The copy is called from inline assembly that keeps the
+ * caller's registers (mr_copy_guarded_inline()) and every other way out is
+ * a tail call, so this saves no registers of its own: what is left is the
+ * table load, the reference, the offset, the copy and the counters. The
+ * checks and their order are read_fast_general()'s with single true.
+ * *ret_fast (when not NULL) says the copy was served here.
+ */
+static inline __attribute__((always_inline)) ssize_t
+read_fast(int fd, void *buf, size_t count, mr_read_fn *slow, bool *ret_fast)
+{
+	unsigned char *end = buf;
+	struct mr_desc *desc;
+	uint64_t word, pos;
+	uint32_t refs;
+
+	if (!__libc_single_threaded || !mr_fdtable_direct_ok(fd))
+		return read_fast_general(fd, buf, count, slow, ret_fast);
+	desc = atomic_load_explicit(&mr_fdtable_direct[fd],
+				    memory_order_acquire);
+	if (!desc)
+		return mr_real_read(fd, buf, count);
+	if (atomic_load_explicit(&desc->state, memory_order_relaxed) !=
+		    MR_MAPPED ||
+	    atomic_load_explicit(&fast_path_off, memory_order_relaxed) ||
+	    atomic_load_explicit(&cancel_seen, memory_order_relaxed))
+		return read_fast_general(fd, buf, count, slow, ret_fast);
+	refs = atomic_load_explicit(&desc->refs, memory_order_relaxed);
+	if (!refs || !mr_cas_u32(&desc->refs, &refs, refs + 1, true))
+		return read_fast_general(fd, buf, count, slow, ret_fast);
+	/* The object may have been recycled between the load and the
+	 * reference (a signal handler closing fd). */
+	if (atomic_load_explicit(&mr_fdtable_direct[fd],
+				 memory_order_acquire) != desc)
+		return put_and_read_slowly(fd, desc, buf, count, slow);
+	word = atomic_load_explicit(&desc->offset, memory_order_relaxed);
+	pos = mr_offset_of(word);
+	if (__builtin_expect(atomic_load_explicit(&desc->state,
+						  memory_order_acquire) !=
+				     MR_MAPPED,
+			     0) ||
+	    !mr_guard_copy_known_allowed() ||
+	    !fast_span_ok(desc, buf, count, pos) ||
+	    !mr_offset_move(desc, word, word + count, true))
+		return put_and_read_slowly(fd, desc, buf, count, slow);
+	if (__builtin_expect(!mr_copy_guarded_inline(&end, desc->map + pos,
+						     count),
+			     0))
+		return served_slowly_put(fd, desc, buf, count, word + count,
+					 false);
+#ifdef MR_TEST_SEED_WRONG_BYTE
+	seed_wrong_byte(buf, pos, count);
+#endif
+	if (__builtin_expect(end[-1] == 0, 0))
+		return served_slowly_put(fd, desc, buf, count, word + count,
+					 true);
+	fast_count(desc, MR_SERVED_READ, count, true);
+	if (ret_fast)
+		*ret_fast = true;
+	if (__builtin_expect(mr_add_u32(&desc->refs, (uint32_t)-1, true) == 1,
+			     0))
+		return released_after(desc, count);
 	return (ssize_t)count;
 }
 

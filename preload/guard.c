@@ -23,9 +23,12 @@
 
 /*
  * rep movsb: one instruction that can fault, and fast at every size on CPUs
- * with ERMS/FSRM. The handler moves a faulting RIP from the copy to the
- * landing pad, which returns -1. The routine is a leaf that touches no stack
- * and only caller-saved registers, so resuming at the pad is safe.
+ * with ERMS/FSRM. The handler moves a faulting RIP from the copy to a
+ * landing pad, which returns -1. The routine is a leaf that only touches
+ * the stack on a restart (below), and its first pass only rax, rcx, rsi
+ * and rdi: the hot path calls it from inline assembly that says so
+ * (mr_guard.h), and so keeps its own values in the other caller-saved
+ * registers instead of saving callee-saved ones around a call.
  *
  * The copy is also a restartable sequence (rseq(2), which glibc registers
  * for every thread). A mapping is not a snapshot: a copy that stalls half
@@ -39,10 +42,13 @@
  * kernel's copy or ours). If the thread is descheduled or
  * gets a signal inside the sequence, the kernel resumes it at the abort
  * label, which goes back to the start of the page before the one it was
- * in (the only page that can hold such zeros) and copies on from there. A
- * fault inside the sequence reaches the handler already at the abort label.
- * After 256 interruptions in a row that got no further than the one before
- * (a debugger stepping through it), it gives up: -1, and the kernel reads.
+ * in (the only page that can hold such zeros) and copies on from there, in
+ * a second sequence whose state (where the copy started, the fewest bytes
+ * left at an abort, aborts since) lives in r9-r11, the caller's values of
+ * those and of r8 saved on the stack. A fault inside a sequence reaches the handler
+ * already at its abort label. After 256 interruptions in a row that got no
+ * further than the one before (a debugger stepping through it), it gives
+ * up: -1, and the kernel reads.
  */
 #define MR_STR_(x) #x
 #define MR_STR(x) MR_STR_(x)
@@ -51,13 +57,10 @@ __asm__(".pushsection .text\n"
 	".hidden mr_copy_guarded\n"
 	".type mr_copy_guarded, @function\n"
 	"mr_copy_guarded:\n"
-	"	mov %rdx, %rcx\n"
-	"	mov %rsi, %r9\n"	/* back-offs stop at the start */
-	"	mov %rdx, %r11\n"	/* fewest bytes left at an abort */
-	"	xor %r10d, %r10d\n"	/* aborts since the copy got further */
 	"	mov mr_rseq_area_offset(%rip), %rax\n"
-	"1:	lea mr_copy_cs(%rip), %r8\n"
-	"	mov %r8, %fs:8(%rax)\n" /* rseq->rseq_cs */
+	"	lea mr_copy_cs(%rip), %rcx\n"
+	"	mov %rcx, %fs:8(%rax)\n" /* rseq->rseq_cs */
+	"	mov %rdx, %rcx\n"
 	".globl mr_copy_guarded_insn\n"
 	".hidden mr_copy_guarded_insn\n"
 	"mr_copy_guarded_insn:\n"
@@ -70,24 +73,63 @@ __asm__(".pushsection .text\n"
 	".globl mr_copy_guarded_abort\n"
 	".hidden mr_copy_guarded_abort\n"
 	"mr_copy_guarded_abort:\n"
+	"	push %r8\n"
+	"	push %r9\n"
+	"	push %r10\n"
+	"	push %r11\n"
+	"	mov %rsi, %r9\n"	/* where the copy started: rsi less */
+	"	sub %rdx, %r9\n"	/* the bytes done, rdx - rcx */
+	"	add %rcx, %r9\n"
+	"	mov %rcx, %r11\n"	/* fewest bytes left at an abort */
+	"	mov $1, %r10d\n"	/* aborts since the copy got further */
+	"	jmp 2f\n"
+	"1:	lea mr_copy_retry_cs(%rip), %r8\n"
+	"	mov %r8, %fs:8(%rax)\n"
+	".globl mr_copy_retry_insn\n"
+	".hidden mr_copy_retry_insn\n"
+	"mr_copy_retry_insn:\n"
+	"	rep movsb\n"
+	"mr_copy_retry_commit:\n"
+	"	movq $0, %fs:8(%rax)\n"
+	"	pop %r11\n"
+	"	pop %r10\n"
+	"	pop %r9\n"
+	"	pop %r8\n"
+	"	xor %eax, %eax\n"
+	"	ret\n"
+	"	.long " MR_STR(RSEQ_SIG) "\n"
+	".globl mr_copy_retry_abort\n"
+	".hidden mr_copy_retry_abort\n"
+	"mr_copy_retry_abort:\n"
 	"	cmp %r11, %rcx\n"
-	"	jae 2f\n"
+	"	jae 3f\n"
 	"	mov %rcx, %r11\n"
 	"	xor %r10d, %r10d\n"
-	"2:	inc %r10d\n"
+	"3:	inc %r10d\n"
 	"	cmp $256, %r10d\n"
-	"	ja mr_copy_guarded_pad\n"
-	"	mov %rsi, %rdx\n"
-	"	and $4095, %rdx\n"
-	"	add $4096, %rdx\n"	/* to the previous page's start */
-	"	mov %rsi, %r8\n"
-	"	sub %r9, %r8\n"	/* but not before the copy's start */
-	"	cmp %r8, %rdx\n"
-	"	cmova %r8, %rdx\n"
-	"	sub %rdx, %rsi\n"
-	"	sub %rdx, %rdi\n"
-	"	add %rdx, %rcx\n"
+	"	ja mr_copy_retry_pad\n"
+	"2:	mov %rsi, %r8\n"
+	"	and $4095, %r8\n"
+	"	add $4096, %r8\n"	/* to the previous page's start */
+	"	mov %rsi, %rax\n"
+	"	sub %r9, %rax\n"	/* but not before the copy's start */
+	"	cmp %rax, %r8\n"
+	"	cmova %rax, %r8\n"
+	"	sub %r8, %rsi\n"
+	"	sub %r8, %rdi\n"
+	"	add %r8, %rcx\n"
+	"	mov mr_rseq_area_offset(%rip), %rax\n"
 	"	jmp 1b\n"
+	".globl mr_copy_retry_pad\n"
+	".hidden mr_copy_retry_pad\n"
+	"mr_copy_retry_pad:\n"
+	"	movq $0, %fs:8(%rax)\n"
+	"	pop %r11\n"
+	"	pop %r10\n"
+	"	pop %r9\n"
+	"	pop %r8\n"
+	"	mov $-1, %eax\n"
+	"	ret\n"
 	".globl mr_copy_guarded_pad\n"
 	".hidden mr_copy_guarded_pad\n"
 	"mr_copy_guarded_pad:\n"
@@ -105,11 +147,20 @@ __asm__(".pushsection .text\n"
 	"	.quad mr_copy_guarded_insn\n"
 	"	.quad mr_copy_commit - mr_copy_guarded_insn\n"
 	"	.quad mr_copy_guarded_abort\n"
+	".balign 32\n"
+	"mr_copy_retry_cs:\n"
+	"	.long 0, 0\n"
+	"	.quad mr_copy_retry_insn\n"
+	"	.quad mr_copy_retry_commit - mr_copy_retry_insn\n"
+	"	.quad mr_copy_retry_abort\n"
 	".popsection\n");
 
 extern const char mr_copy_guarded_insn[];
 extern const char mr_copy_guarded_abort[];
 extern const char mr_copy_guarded_pad[];
+extern const char mr_copy_retry_insn[];
+extern const char mr_copy_retry_abort[];
+extern const char mr_copy_retry_pad[];
 
 /*
  * Where this thread's struct rseq is, from the thread pointer: glibc's, or
@@ -294,6 +345,13 @@ static void fault_handler(int sig, siginfo_t *info, void *uctx)
 	     rip == (greg_t)(uintptr_t)mr_copy_guarded_abort)) {
 		uc->uc_mcontext.gregs[REG_RIP] =
 			(greg_t)(uintptr_t)mr_copy_guarded_pad;
+		goto out;
+	}
+	if (info->si_code > 0 &&
+	    (rip == (greg_t)(uintptr_t)mr_copy_retry_insn ||
+	     rip == (greg_t)(uintptr_t)mr_copy_retry_abort)) {
+		uc->uc_mcontext.gregs[REG_RIP] =
+			(greg_t)(uintptr_t)mr_copy_retry_pad;
 		goto out;
 	}
 	chain(sig, info, uctx);
