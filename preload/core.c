@@ -1562,8 +1562,9 @@ fast_count(struct mr_desc *desc, enum mr_served_kind kind, size_t count,
  * MMAPREAD_MAP_AFTER, and any the decision is busy with, take the full
  * path, which decides.
  */
-static ssize_t watched_read(int fd, struct mr_desc *desc, void *buf,
-			    size_t count, mr_read_fn *slow)
+static __attribute__((noinline)) ssize_t
+watched_read(int fd, struct mr_desc *desc, void *buf, size_t count,
+	     mr_read_fn *slow)
 {
 	ssize_t ret;
 
@@ -1690,6 +1691,7 @@ read_fast(int fd, void *buf, size_t count, mr_read_fn *slow, bool *ret_fast)
 	struct mr_desc *desc;
 	uint64_t word, pos;
 	uint32_t refs;
+	int state;
 
 	if (!__libc_single_threaded || !mr_fdtable_direct_ok(fd))
 		return read_fast_general(fd, buf, count, slow, ret_fast);
@@ -1697,8 +1699,8 @@ read_fast(int fd, void *buf, size_t count, mr_read_fn *slow, bool *ret_fast)
 				    memory_order_acquire);
 	if (!desc)
 		return mr_real_read(fd, buf, count);
-	if (atomic_load_explicit(&desc->state, memory_order_relaxed) !=
-		    MR_MAPPED ||
+	state = atomic_load_explicit(&desc->state, memory_order_relaxed);
+	if ((state != MR_MAPPED && state != MR_WATCHING) ||
 	    atomic_load_explicit(&fast_path_off, memory_order_relaxed) ||
 	    atomic_load_explicit(&cancel_seen, memory_order_relaxed))
 		return read_fast_general(fd, buf, count, slow, ret_fast);
@@ -1710,6 +1712,10 @@ read_fast(int fd, void *buf, size_t count, mr_read_fn *slow, bool *ret_fast)
 	if (atomic_load_explicit(&mr_fdtable_direct[fd],
 				 memory_order_acquire) != desc)
 		return put_and_read_slowly(fd, desc, buf, count, slow);
+	/* Most files opened are only ever watched: small ones read whole. */
+	if (atomic_load_explicit(&desc->state, memory_order_acquire) ==
+	    MR_WATCHING)
+		return watched_read(fd, desc, buf, count, slow);
 	word = atomic_load_explicit(&desc->offset, memory_order_relaxed);
 	pos = mr_offset_of(word);
 	if (__builtin_expect(atomic_load_explicit(&desc->state,
