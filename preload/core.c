@@ -1545,6 +1545,27 @@ static inline bool fast_span_ok(const struct mr_desc *desc, const void *buf,
 	       pos + count <= desc->map_len;
 }
 
+/*
+ * Reserve [offset, offset + count) of desc's offset for a copy from its
+ * mapping, the offset it held in *ret_word; false, with nothing changed,
+ * when the copy cannot be made on the hot path.
+ */
+static inline __attribute__((always_inline)) bool
+fast_reserve(struct mr_desc *desc, const void *buf, size_t count, bool single,
+	     uint64_t *ret_word)
+{
+	uint64_t word = atomic_load_explicit(&desc->offset, memory_order_relaxed);
+
+	*ret_word = word;
+	return __builtin_expect(atomic_load_explicit(&desc->state,
+						     memory_order_acquire) ==
+					MR_MAPPED,
+				1) &&
+	       mr_guard_copy_known_allowed() &&
+	       fast_span_ok(desc, buf, count, mr_offset_of(word)) &&
+	       mr_offset_move(desc, word, word + count, single);
+}
+
 static inline __attribute__((always_inline)) void
 fast_count(struct mr_desc *desc, enum mr_served_kind kind, size_t count,
 	   bool single)
@@ -1615,18 +1636,11 @@ read_fast_general(int fd, void *buf, size_t count, mr_read_fn *slow,
 		    MR_WATCHING &&
 	    single)
 		return watched_read(fd, desc, buf, count, slow);
-	word = atomic_load_explicit(&desc->offset, memory_order_relaxed);
-	pos = mr_offset_of(word);
-	if (__builtin_expect(atomic_load_explicit(&desc->state,
-						  memory_order_acquire) !=
-				     MR_MAPPED,
-			     0) ||
-	    !mr_guard_copy_known_allowed() ||
-	    !fast_span_ok(desc, buf, count, pos) ||
-	    !mr_offset_move(desc, word, word + count, single)) {
+	if (!fast_reserve(desc, buf, count, single, &word)) {
 		mr_desc_put_fast(desc, single);
 		return slow(fd, buf, count);
 	}
+	pos = mr_offset_of(word);
 	copied = copy_from_map(desc, buf, pos, count);
 	if (__builtin_expect(!copied || ((unsigned char *)buf)[count - 1] == 0,
 			     0)) {
@@ -1716,16 +1730,9 @@ read_fast(int fd, void *buf, size_t count, mr_read_fn *slow, bool *ret_fast)
 	if (atomic_load_explicit(&desc->state, memory_order_acquire) ==
 	    MR_WATCHING)
 		return watched_read(fd, desc, buf, count, slow);
-	word = atomic_load_explicit(&desc->offset, memory_order_relaxed);
-	pos = mr_offset_of(word);
-	if (__builtin_expect(atomic_load_explicit(&desc->state,
-						  memory_order_acquire) !=
-				     MR_MAPPED,
-			     0) ||
-	    !mr_guard_copy_known_allowed() ||
-	    !fast_span_ok(desc, buf, count, pos) ||
-	    !mr_offset_move(desc, word, word + count, true))
+	if (!fast_reserve(desc, buf, count, true, &word))
 		return put_and_read_slowly(fd, desc, buf, count, slow);
+	pos = mr_offset_of(word);
 	if (__builtin_expect(!mr_copy_guarded_inline(&end, desc->map + pos,
 						     count),
 			     0))
