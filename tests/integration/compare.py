@@ -1207,17 +1207,13 @@ TESTS = {
 }
 
 
-def main(argv):
-    if len(argv) < 2 or argv[1] not in TESTS:
-        print(f"usage: {argv[0]} {{{','.join(TESTS)}}} [ARGS]",
-              file=sys.stderr)
-        return 2
-    name = argv[1]
+def run_harness(name, what, body):
+    """Run body(harness) as test `name`; its exit status (SKIP on Skip)."""
     h = Harness(name)
     start = time.monotonic()
     try:
-        print(f"{name}: native vs LD_PRELOAD={h.preload}")
-        TESTS[name](h, *argv[2:])
+        print(f"{name}: {what}{' ' if what else ''}LD_PRELOAD={h.preload}")
+        body(h)
         status = h.finish()
     except Skip as e:
         print(f"SKIP: {e}")
@@ -1226,6 +1222,15 @@ def main(argv):
         h.cleanup()
     print(f"({time.monotonic() - start:.1f} s)")
     return status
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] not in TESTS:
+        print(f"usage: {argv[0]} {{{','.join(TESTS)}}} [ARGS]",
+              file=sys.stderr)
+        return 2
+    name = argv[1]
+    return run_harness(name, "native vs", lambda h: TESTS[name](h, *argv[2:]))
 
 
 if __name__ == "__main__":

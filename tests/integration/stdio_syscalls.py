@@ -221,19 +221,9 @@ def main(argv):
     if len(argv) != 2:
         print(f"usage: {argv[0]} GETLINES", file=sys.stderr)
         return 2
-    h = C.Harness("stdio-syscalls")
-    start = time.monotonic()
-    try:
-        print(f"stdio-syscalls: native vs LD_PRELOAD={h.preload}")
-        run(h, os.path.abspath(argv[1]))
-        status = h.finish()
-    except C.Skip as e:
-        print(f"SKIP: {e}")
-        status = C.SKIP
-    finally:
-        h.cleanup()
-    print(f"({time.monotonic() - start:.1f} s)")
-    return status
+    getlines = os.path.abspath(argv[1])
+    return C.run_harness("stdio-syscalls", "native vs",
+                         lambda h: run(h, getlines))
 
 
 if __name__ == "__main__":

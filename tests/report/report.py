@@ -62,7 +62,6 @@ import re
 import resource
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration"))
@@ -1242,19 +1241,8 @@ def main(argv):
               "SCHEMA FILE...", file=sys.stderr)
         return 2
     name = argv[1]
-    h = C.Harness(f"report-{name}")
-    start = time.monotonic()
-    try:
-        print(f"report-{name}: LD_PRELOAD={h.preload}")
-        TESTS[name](h, *argv[2:])
-        status = h.finish()
-    except C.Skip as e:
-        print(f"SKIP: {e}")
-        status = C.SKIP
-    finally:
-        h.cleanup()
-    print(f"({time.monotonic() - start:.1f} s)")
-    return status
+    return C.run_harness(f"report-{name}", "",
+                         lambda h: TESTS[name](h, *argv[2:]))
 
 
 if __name__ == "__main__":
