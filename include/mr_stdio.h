@@ -26,13 +26,17 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <emmintrin.h>
 #include <stdio.h>
 #include <sys/types.h>
+
+#include "mr_stats.h"
 
 #define MR_STDIO_FDS 1024
 
 /* The served stream of each fd, or NULL. */
-extern FILE *_Atomic mr_stdio_streams[MR_STDIO_FDS];
+extern FILE *_Atomic mr_stdio_streams[MR_STDIO_FDS]
+	__attribute__((visibility("hidden")));
 
 static inline bool mr_stdio_served(FILE *fp)
 {
@@ -82,6 +86,107 @@ int mr_stdio_underflow(FILE *fp);
 /* chk_size: __fgets_chk's buffer size, or SIZE_MAX for plain fgets. */
 char *mr_stdio_fgets(char *buf, int n, FILE *fp, bool lock, size_t chk_size);
 ssize_t mr_stdio_getdelim(char **lineptr, size_t *n, int delim, FILE *fp);
+
+/* libio.h: the flag bits the inline reader below tests. */
+#define MR_IO_ERR_SEEN 0x0020
+#define MR_IO_USER_LOCK 0x8000
+#define MR_IO_FLAGS2_NEED_LOCK 128
+
+/* The longest line the inline reader below takes; longer ones are
+ * copied faster by memcpy, in the full version. */
+#define MR_STDIO_INLINE_LINE 256
+
+/*
+ * The first delim in [p, end), or NULL when there is none or fewer than 16
+ * bytes are left to look at. Loads stay inside the range.
+ */
+static inline char *mr_stdio_find(char *p, const char *end, int delim)
+{
+	__m128i want = _mm_set1_epi8((char)delim);
+
+	while (end - p >= 16) {
+		__m128i got = _mm_loadu_si128((const __m128i *)p);
+		unsigned int hits =
+			(unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(got, want));
+
+		if (hits)
+			return p + __builtin_ctz(hits);
+		p += 16;
+	}
+	return NULL;
+}
+
+/*
+ * n > 0 bytes, exactly (a program may look past the NUL that ends its
+ * line): the last piece of each size overlaps the one before.
+ */
+static inline void mr_stdio_copy(char *dst, const char *src, size_t n)
+{
+	size_t done;
+	uint64_t lo8, hi8;
+	uint32_t lo4, hi4;
+
+	if (n >= 16) {
+		for (done = 0; done + 16 < n; done += 16)
+			_mm_storeu_si128(
+				(__m128i *)(dst + done),
+				_mm_loadu_si128((const __m128i *)(src + done)));
+		_mm_storeu_si128(
+			(__m128i *)(dst + n - 16),
+			_mm_loadu_si128((const __m128i *)(src + n - 16)));
+	} else if (n >= 8) {
+		memcpy(&lo8, src, 8);
+		memcpy(&hi8, src + n - 8, 8);
+		memcpy(dst, &lo8, 8);
+		memcpy(dst + n - 8, &hi8, 8);
+	} else if (n >= 4) {
+		memcpy(&lo4, src, 4);
+		memcpy(&hi4, src + n - 4, 4);
+		memcpy(dst, &lo4, 4);
+		memcpy(dst + n - 4, &hi4, 4);
+	} else {
+		dst[0] = src[0];
+		dst[n / 2] = src[n / 2];
+		dst[n - 1] = src[n - 1];
+	}
+}
+
+/*
+ * mr_stdio_getdelim() with its common case inline in the exported
+ * getdelim/getline: a line of up to 256 bytes whole in the buffer, room
+ * for it in *lineptr, no lock to take (no second thread, or the program
+ * locks). A line loop spends most of its time here, and calls (to the
+ * full version, memchr and memcpy) and the registers they make it save
+ * cost it more than the refills mmapread saves: a line is typically 50
+ * bytes, one refill per 80 lines. Leaves the stream, *lineptr and *n as
+ * the full version does; any other case goes there.
+ */
+static inline __attribute__((always_inline)) ssize_t
+mr_stdio_getdelim_inline(char **lineptr, size_t *n, int delim, FILE *fp)
+{
+	int flags = __atomic_load_n(&fp->_flags, __ATOMIC_RELAXED);
+	char *next, *found, *end;
+	size_t len;
+
+	/* The buffer only once it is known that no lock guards it. */
+	if (!lineptr || !n || !*lineptr || (flags & MR_IO_ERR_SEEN) ||
+	    (!(flags & MR_IO_USER_LOCK) &&
+	     (fp->_flags2 & MR_IO_FLAGS2_NEED_LOCK)))
+		return mr_stdio_getdelim(lineptr, n, delim, fp);
+	next = fp->_IO_read_ptr;
+	end = fp->_IO_read_end;
+	if (end - next > MR_STDIO_INLINE_LINE)
+		end = next + MR_STDIO_INLINE_LINE;
+	if (!(found = mr_stdio_find(next, end, delim)) ||
+	    (len = (size_t)(found - next) + 1) >= *n)
+		return mr_stdio_getdelim(lineptr, n, delim, fp);
+	mr_bump_fast(&mr_counters[MR_C_STDIO_READS], 1,
+		     __libc_single_threaded);
+	fp->_IO_read_ptr = found + 1;
+	mr_stdio_copy(*lineptr, next, len);
+	(*lineptr)[len] = '\0';
+	return (ssize_t)len;
+}
 size_t mr_stdio_fread(void *buf, size_t size, size_t count, FILE *fp,
 		      bool lock);
 

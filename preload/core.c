@@ -1697,6 +1697,26 @@ static __attribute__((noinline)) ssize_t released_after(struct mr_desc *desc,
  * checks and their order are read_fast_general()'s with single true.
  * *ret_fast (when not NULL) says the copy was served here.
  */
+/*
+ * A stdio refill is followed by the program working through the buffer it
+ * filled, then the next refill, which starts with the latency of memory:
+ * the hardware prefetcher does not cross into the next page. Asking for
+ * the next block's first cache lines now hides it; the streamer takes the
+ * rest. More lines stall the refill itself on the CPU's fill buffers.
+ * Measured on a getline loop over a 256 MiB file in 4 KiB folios: 162 ms
+ * without, 156-157 ms with 512 or 1024 bytes, 160 ms with the whole
+ * 4 KiB, 164 ms with 128 bytes. A prefetch never faults, past the end of
+ * the file or the mapping included.
+ */
+#define STDIO_PREFETCH_BYTES 512
+
+static inline void prefetch_next(const unsigned char *next, size_t count)
+{
+	for (size_t done = 0; done < count && done < STDIO_PREFETCH_BYTES;
+	     done += 64)
+		__builtin_prefetch(next + done, 0, 3);
+}
+
 static inline __attribute__((always_inline)) ssize_t
 read_fast(int fd, void *buf, size_t count, mr_read_fn *slow, bool *ret_fast)
 {
@@ -1747,8 +1767,10 @@ read_fast(int fd, void *buf, size_t count, mr_read_fn *slow, bool *ret_fast)
 		return served_slowly_put(fd, desc, buf, count, word + count,
 					 true);
 	fast_count(desc, MR_SERVED_READ, count, true);
-	if (ret_fast)
+	if (ret_fast) {
 		*ret_fast = true;
+		prefetch_next(desc->map + pos + count, count);
+	}
 	if (__builtin_expect(mr_add_u32(&desc->refs, (uint32_t)-1, true) == 1,
 			     0))
 		return released_after(desc, count);

@@ -1613,7 +1613,7 @@ STDIO_WRAPPER(ssize_t, getdelim,
 {
 	if (!mr_stdio_served(fp))
 		return REAL_STDIO(getdelim)(lineptr, n, delim, fp);
-	return mr_stdio_getdelim(lineptr, n, delim, fp);
+	return mr_stdio_getdelim_inline(lineptr, n, delim, fp);
 }
 
 STDIO_WRAPPER(ssize_t, __getdelim,
@@ -1621,14 +1621,14 @@ STDIO_WRAPPER(ssize_t, __getdelim,
 {
 	if (!mr_stdio_served(fp))
 		return REAL_STDIO(__getdelim)(lineptr, n, delim, fp);
-	return mr_stdio_getdelim(lineptr, n, delim, fp);
+	return mr_stdio_getdelim_inline(lineptr, n, delim, fp);
 }
 
 STDIO_WRAPPER(ssize_t, getline, (char **lineptr, size_t *n, FILE *fp))
 {
 	if (!mr_stdio_served(fp))
 		return REAL_STDIO(getline)(lineptr, n, fp);
-	return mr_stdio_getdelim(lineptr, n, '\n', fp);
+	return mr_stdio_getdelim_inline(lineptr, n, '\n', fp);
 }
 
 STDIO_WRAPPER(size_t, fread, (void *buf, size_t size, size_t n, FILE *fp))
