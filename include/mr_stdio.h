@@ -86,6 +86,8 @@ int mr_stdio_underflow(FILE *fp);
 /* chk_size: __fgets_chk's buffer size, or SIZE_MAX for plain fgets. */
 char *mr_stdio_fgets(char *buf, int n, FILE *fp, bool lock, size_t chk_size);
 ssize_t mr_stdio_getdelim(char **lineptr, size_t *n, int delim, FILE *fp);
+size_t mr_stdio_fread(void *buf, size_t size, size_t count, FILE *fp,
+		      bool lock);
 
 /* libio.h: the flag bits the inline reader below tests. */
 #define MR_IO_ERR_SEEN 0x0020
@@ -187,8 +189,6 @@ mr_stdio_getdelim_inline(char **lineptr, size_t *n, int delim, FILE *fp)
 	(*lineptr)[len] = '\0';
 	return (ssize_t)len;
 }
-size_t mr_stdio_fread(void *buf, size_t size, size_t count, FILE *fp,
-		      bool lock);
 
 /* ---- calls libc makes, with the kernel's offset made right ------------- */
 
