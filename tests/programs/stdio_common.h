@@ -73,6 +73,19 @@ static void endline(FILE *f, bool quiet)
 	putchar('\n');
 }
 
+/* The data file name, holding iobuf's first size bytes. */
+static void write_iobuf(const char *name, size_t size)
+{
+	int fd = open(dpath(name), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		      0644);
+
+	if (fd < 0)
+		die("create %s", name);
+	write_all(fd, iobuf, size);
+	if (close(fd) != 0)
+		die("close %s", name);
+}
+
 /*
  * Text with a position-dependent pattern: line i is "L%07u:" then
  * (i * 37) % 151 letters that depend on i; every 50th line holds a NUL
@@ -82,7 +95,6 @@ static void make_text(const char *name, size_t size)
 {
 	size_t pos = 0;
 	unsigned int i = 0;
-	int fd;
 
 	while (pos < size) {
 		char line[200];
@@ -98,13 +110,7 @@ static void make_text(const char *name, size_t size)
 			iobuf[pos++] = (unsigned char)line[k];
 		i++;
 	}
-	fd = open(dpath(name), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		  0644);
-	if (fd < 0)
-		die("create %s", name);
-	write_all(fd, iobuf, size);
-	if (close(fd) != 0)
-		die("close %s", name);
+	write_iobuf(name, size);
 }
 
 /* big (1 MiB), huge (5 MiB + 123), small (100 bytes), empty. */

@@ -46,7 +46,6 @@ static const size_t lengths[] = {
 static void make_lines(const char *name, size_t total)
 {
 	size_t pos = 0, i = 0;
-	int fd;
 
 	while (pos < total) {
 		size_t len = lengths[i % N_LENGTHS];
@@ -66,13 +65,7 @@ static void make_lines(const char *name, size_t total)
 			iobuf[pos++] = '\n';
 		i++;
 	}
-	fd = open(dpath(name), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		  0644);
-	if (fd < 0)
-		die("create %s", name);
-	write_all(fd, iobuf, total);
-	if (close(fd) != 0)
-		die("close %s", name);
+	write_iobuf(name, total);
 }
 
 static char *line;
