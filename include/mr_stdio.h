@@ -23,10 +23,10 @@
 #ifndef MR_STDIO_H
 #define MR_STDIO_H
 
+#include <emmintrin.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <emmintrin.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -89,10 +89,29 @@ ssize_t mr_stdio_getdelim(char **lineptr, size_t *n, int delim, FILE *fp);
 size_t mr_stdio_fread(void *buf, size_t size, size_t count, FILE *fp,
 		      bool lock);
 
-/* libio.h: the flag bits the inline reader below tests. */
+/* libio.h: the flag bits the readers here and in stdio.c share. */
 #define MR_IO_ERR_SEEN 0x0020
 #define MR_IO_USER_LOCK 0x8000
 #define MR_IO_FLAGS2_NEED_LOCK 128
+
+/*
+ * Whether libc would read fp without its lock: until a second thread
+ * exists glibc locks nothing (_IO_enable_locks marks every stream when one
+ * is created), and never when the program locks (__fsetlocking). The flag
+ * word is read before any lock, as libc reads it (stdio.c's flags_of()).
+ */
+static inline bool mr_stdio_lock_free(const FILE *fp)
+{
+	return (__atomic_load_n(&fp->_flags, __ATOMIC_RELAXED) &
+		MR_IO_USER_LOCK) ||
+	       !(fp->_flags2 & MR_IO_FLAGS2_NEED_LOCK);
+}
+
+/* One more stdio read or refill in the report. */
+static inline void mr_stdio_count(enum mr_counter c)
+{
+	mr_bump_fast(&mr_counters[c], 1, __libc_single_threaded);
+}
 
 /* The longest line the inline reader below takes; longer ones are
  * copied faster by memcpy, in the full version. */
@@ -166,14 +185,12 @@ static inline void mr_stdio_copy(char *dst, const char *src, size_t n)
 static inline __attribute__((always_inline)) ssize_t
 mr_stdio_getdelim_inline(char **lineptr, size_t *n, int delim, FILE *fp)
 {
-	int flags = __atomic_load_n(&fp->_flags, __ATOMIC_RELAXED);
 	char *next, *found, *end;
 	size_t len;
 
 	/* The buffer only once it is known that no lock guards it. */
-	if (!lineptr || !n || !*lineptr || (flags & MR_IO_ERR_SEEN) ||
-	    (!(flags & MR_IO_USER_LOCK) &&
-	     (fp->_flags2 & MR_IO_FLAGS2_NEED_LOCK)))
+	if (!lineptr || !n || !*lineptr || !mr_stdio_lock_free(fp) ||
+	    (__atomic_load_n(&fp->_flags, __ATOMIC_RELAXED) & MR_IO_ERR_SEEN))
 		return mr_stdio_getdelim(lineptr, n, delim, fp);
 	next = fp->_IO_read_ptr;
 	end = fp->_IO_read_end;
@@ -182,8 +199,7 @@ mr_stdio_getdelim_inline(char **lineptr, size_t *n, int delim, FILE *fp)
 	if (!(found = mr_stdio_find(next, end, delim)) ||
 	    (len = (size_t)(found - next) + 1) >= *n)
 		return mr_stdio_getdelim(lineptr, n, delim, fp);
-	mr_bump_fast(&mr_counters[MR_C_STDIO_READS], 1,
-		     __libc_single_threaded);
+	mr_stdio_count(MR_C_STDIO_READS);
 	fp->_IO_read_ptr = found + 1;
 	mr_stdio_copy(*lineptr, next, len);
 	(*lineptr)[len] = '\0';

@@ -1688,16 +1688,6 @@ static __attribute__((noinline)) ssize_t released_after(struct mr_desc *desc,
 }
 
 /*
- * mr_read_fast() itself: the case that matters, one thread reading a
- * mapped file, with everything else handed to read_fast_general() by a
- * tail call. The copy is called from inline assembly that keeps the
- * caller's registers (mr_copy_guarded_inline()) and every other way out is
- * a tail call, so this saves no registers of its own: what is left is the
- * table load, the reference, the offset, the copy and the counters. The
- * checks and their order are read_fast_general()'s with single true.
- * *ret_fast (when not NULL) says the copy was served here.
- */
-/*
  * A sequential reader's next read() starts where this one ended, and
  * would start with the latency of memory: the hardware prefetcher does not
  * cross into the next page. Asking for the next bytes' first cache lines
@@ -1718,6 +1708,16 @@ static inline void prefetch_next(const unsigned char *next)
 		__builtin_prefetch(next + done, 0, 3);
 }
 
+/*
+ * mr_read_fast() itself: the case that matters, one thread reading a
+ * mapped file, with everything else handed to read_fast_general() by a
+ * tail call. The copy is called from inline assembly that keeps the
+ * caller's registers (mr_copy_guarded_inline()) and every other way out is
+ * a tail call, so this saves no registers of its own: what is left is the
+ * table load, the reference, the offset, the copy and the counters. The
+ * checks and their order are read_fast_general()'s with single true.
+ * *ret_fast (when not NULL) says the copy was served here.
+ */
 static inline __attribute__((always_inline)) ssize_t
 read_fast(int fd, void *buf, size_t count, mr_read_fn *slow, bool *ret_fast)
 {

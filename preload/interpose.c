@@ -1530,7 +1530,7 @@ extern size_t __fread_unlocked_chk(void *buf, size_t buflen, size_t size,
  */
 #define GETC_BODY(fp, name, lock)                                          \
 	do {                                                               \
-		if ((!(lock) || !((fp)->_flags2 & 128 /* NEED_LOCK */)) && \
+		if ((!(lock) || !((fp)->_flags2 & MR_IO_FLAGS2_NEED_LOCK)) && \
 		    (fp)->_IO_read_ptr < (fp)->_IO_read_end)               \
 			return *(unsigned char *)(fp)->_IO_read_ptr++;     \
 		if (!mr_stdio_served(fp))                                  \

@@ -26,19 +26,16 @@
 
 extern void __chk_fail(void) __attribute__((noreturn));
 
-/* libio.h */
+/* libio.h (more in mr_stdio.h) */
 #define IO_UNBUFFERED 0x0002
 #define IO_NO_READS 0x0004
 #define IO_NO_WRITES 0x0008
 #define IO_EOF_SEEN 0x0010
-#define IO_ERR_SEEN 0x0020
 #define IO_LINKED 0x0080
 #define IO_IN_BACKUP 0x0100
 #define IO_LINE_BUF 0x0200
 #define IO_CURRENTLY_PUTTING 0x0800
-#define IO_USER_LOCK 0x8000
 #define IO_FLAGS2_NOTCANCEL 2
-#define IO_FLAGS2_NEED_LOCK 128
 #define IO_POS_BAD ((off64_t)-1)
 
 /* libio's own helpers, exported for libstdc++'s old ABI. */
@@ -60,11 +57,6 @@ static int call_real(void **slot, const char *name, FILE *fp)
 		return EOF;
 	}
 	return fn(fp);
-}
-
-static void count(enum mr_counter c)
-{
-	mr_bump_fast(&mr_counters[c], 1, __libc_single_threaded);
 }
 
 /*
@@ -238,12 +230,10 @@ static void release(struct held *h)
 	}
 }
 
-/* Until a second thread exists glibc locks nothing (_IO_enable_locks
- * marks every stream when one is created), and neither does this. */
+/* The lock, when libc would take it (mr_stdio_lock_free()). */
 static bool take(FILE *fp, bool lock)
 {
-	if (!lock || (flags_of(fp) & IO_USER_LOCK) ||
-	    !(fp->_flags2 & IO_FLAGS2_NEED_LOCK))
+	if (!lock || mr_stdio_lock_free(fp))
 		return false;
 	flockfile(fp);
 	LOCK_ACQUIRED(fp);
@@ -278,7 +268,7 @@ static ssize_t sysread(FILE *fp, void *buf, size_t n)
 	ssize_t ret = mr_core_stdio_read(fp->_fileno, buf, n, &served);
 
 	if (served)
-		count(MR_C_STDIO_REFILLS);
+		mr_stdio_count(MR_C_STDIO_REFILLS);
 	if (ret < 0) {
 		errno = (int)-ret;
 		return -1;
@@ -303,7 +293,7 @@ static int file_underflow(FILE *fp)
 	if (flags_of(fp) & IO_EOF_SEEN)
 		return EOF;
 	if (flags_of(fp) & IO_NO_READS) {
-		flags_set(fp, IO_ERR_SEEN);
+		flags_set(fp, MR_IO_ERR_SEEN);
 		errno = EBADF;
 		return EOF;
 	}
@@ -328,7 +318,7 @@ static int file_underflow(FILE *fp)
 		if (n == 0) {
 			flags_set(fp, IO_EOF_SEEN);
 		} else {
-			flags_set(fp, IO_ERR_SEEN);
+			flags_set(fp, MR_IO_ERR_SEEN);
 			n = 0;
 		}
 	}
@@ -413,7 +403,7 @@ int mr_stdio_getc(FILE *fp, bool lock)
 {
 	HOLD(fp, lock);
 
-	count(MR_C_STDIO_READS);
+	mr_stdio_count(MR_C_STDIO_READS);
 	if (fp->_IO_read_ptr < fp->_IO_read_end)
 		return *(unsigned char *)fp->_IO_read_ptr++;
 	return mr_stdio_uflow(fp);
@@ -474,13 +464,13 @@ char *mr_stdio_fgets(char *buf, int n, FILE *fp, bool lock, size_t chk_size)
 		return buf;
 	}
 	HOLD(fp, lock);
-	count(MR_C_STDIO_READS);
+	mr_stdio_count(MR_C_STDIO_READS);
 	if (want > chk_size)
 		want = chk_size;
-	old_error = flags_of(fp) & IO_ERR_SEEN;
-	flags_clear(fp, IO_ERR_SEEN);
+	old_error = flags_of(fp) & MR_IO_ERR_SEEN;
+	flags_clear(fp, MR_IO_ERR_SEEN);
 	got = get_line(fp, buf, want, '\n');
-	if (got == 0 || ((flags_of(fp) & IO_ERR_SEEN) && errno != EAGAIN)) {
+	if (got == 0 || ((flags_of(fp) & MR_IO_ERR_SEEN) && errno != EAGAIN)) {
 		result = NULL;
 	} else {
 		if (got >= chk_size)
@@ -501,8 +491,8 @@ ssize_t mr_stdio_getdelim(char **lineptr, size_t *n, int delim, FILE *fp)
 		return -1;
 	}
 	HOLD(fp, true);
-	count(MR_C_STDIO_READS);
-	if (flags_of(fp) & IO_ERR_SEEN)
+	mr_stdio_count(MR_C_STDIO_READS);
+	if (flags_of(fp) & MR_IO_ERR_SEEN)
 		return -1;
 	if (!*lineptr || *n == 0) {
 		*n = 120;
@@ -604,7 +594,7 @@ static size_t get_n(FILE *fp, char *s, size_t n)
 			got = sysread(fp, s, (size_t)got);
 		}
 		if (got <= 0) {
-			flags_set(fp, got == 0 ? IO_EOF_SEEN : IO_ERR_SEEN);
+			flags_set(fp, got == 0 ? IO_EOF_SEEN : MR_IO_ERR_SEEN);
 			break;
 		}
 		s += got;
@@ -623,7 +613,7 @@ size_t mr_stdio_fread(void *buf, size_t size, size_t count_, FILE *fp,
 	if (requested == 0)
 		return 0;
 	HOLD(fp, lock);
-	count(MR_C_STDIO_READS);
+	mr_stdio_count(MR_C_STDIO_READS);
 	got = get_n(fp, buf, requested);
 	return requested == got ? count_ : got / size;
 }
